@@ -35,6 +35,10 @@ class Router {
   // Whether the path matches some route for another method (→ 405 rather than 404).
   bool path_matches_other_method(std::string_view host, std::string_view path) const;
 
+  // The Allow field value for a 405: the methods of every route whose host and path match,
+  // in route order without repeats ("GET, HEAD").
+  std::string allowed_methods(std::string_view host, std::string_view path) const;
+
  private:
   std::vector<RouteMatcher> matchers_;
 };

@@ -1,0 +1,79 @@
+// bulwark's command line: serve, check, --version, --help.
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "bulwark/version.hpp"
+#include "config/loader.hpp"
+#include "server/gateway_server.hpp"
+
+namespace {
+
+void print_errors(const std::vector<bulwark::config::ConfigError>& errors) {
+  for (const auto& error : errors) std::cerr << error.to_string() << "\n";
+  std::cerr << errors.size() << " error(s)\n";
+}
+
+int check(const std::string& path) {
+  auto result = bulwark::config::load_config_file(path);
+  if (!result.ok()) {
+    print_errors(result.errors);
+    return 1;
+  }
+  std::cout << "OK: " << path << " (" << result.config->routes.size() << " route(s), "
+            << result.config->upstreams.size() << " upstream(s))\n";
+  return 0;
+}
+
+int serve(const std::string& path) {
+  auto result = bulwark::config::load_config_file(path);
+  if (!result.ok()) {
+    print_errors(result.errors);
+    return 1;
+  }
+  bulwark::server::GatewayServer server(std::move(*result.config), path);
+  return server.run();
+}
+
+void setup_logging() {
+  auto logger = spdlog::stderr_color_mt("bulwark");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A client closing early must not kill the process; errors are handled where they occur.
+  std::signal(SIGPIPE, SIG_IGN);
+  setup_logging();
+
+  CLI::App app{"bulwark: JWT authentication, rate limiting and caching in front of any HTTP API"};
+  app.set_version_flag("--version", std::string("bulwark ") + bulwark::kVersion);
+  app.require_subcommand(1);
+
+  std::string serve_config;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the gateway");
+  serve_cmd->add_option("-c,--config", serve_config, "Config file (YAML)")->required();
+
+  std::string check_config;
+  auto* check_cmd = app.add_subcommand("check", "Validate a config file: prints OK or every error");
+  check_cmd->add_option("config", check_config, "Config file (YAML)");
+  check_cmd->add_option("-c,--config", check_config, "Config file (YAML)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*serve_cmd) return serve(serve_config);
+  if (*check_cmd) {
+    if (check_config.empty()) {
+      std::cerr << "bulwark check: give the config file: bulwark check FILE\n";
+      return 2;
+    }
+    return check(check_config);
+  }
+  return 0;
+}

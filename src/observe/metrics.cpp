@@ -1,0 +1,157 @@
+#include "observe/metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace bulwark::observe {
+namespace {
+
+constexpr std::array<std::string_view, size_t(UpstreamError::count)> kUpstreamErrorNames = {
+    "connect", "timeout", "reset", "bad_response"};
+
+std::string escape_label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+template <class T>
+T load(const std::atomic<T>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void MetricsShard::record_request(uint32_t route_slot, unsigned status, uint64_t duration_us) {
+  auto& r = routes_[route_slot < kMaxRoutes ? route_slot : 0];
+  unsigned cls = status / 100;
+  if (cls >= 1 && cls <= 5) add(r.by_class[cls - 1], 1);
+  double seconds = double(duration_us) / 1e6;
+  size_t b = 0;
+  while (b < kBucketsSeconds.size() && seconds > kBucketsSeconds[b]) ++b;
+  add(r.buckets[b], 1);
+  add(r.duration_sum_us, duration_us);
+}
+
+void MetricsShard::record_upstream_error(uint32_t upstream_slot, UpstreamError kind) {
+  if (upstream_slot >= kMaxUpstreams) return;
+  add(upstream_errors_[upstream_slot][size_t(kind)], 1);
+}
+
+Metrics::Metrics(size_t shards) {
+  for (size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<MetricsShard>());
+  route_names_.push_back("");  // slot 0: no route matched
+}
+
+uint32_t Metrics::slot_in(std::vector<std::string>& names, std::string_view name, size_t max) {
+  auto it = std::find(names.begin(), names.end(), name);
+  if (it != names.end()) return uint32_t(it - names.begin());
+  if (names.size() >= max) return uint32_t(max);  // over the bound: not counted by label
+  names.emplace_back(name);
+  return uint32_t(names.size() - 1);
+}
+
+uint32_t Metrics::route_slot(std::string_view route_name) {
+  std::lock_guard lock(names_mutex_);
+  return slot_in(route_names_, route_name, MetricsShard::kMaxRoutes);
+}
+
+uint32_t Metrics::upstream_slot(std::string_view upstream_name) {
+  std::lock_guard lock(names_mutex_);
+  return slot_in(upstream_names_, upstream_name, MetricsShard::kMaxUpstreams);
+}
+
+std::string Metrics::render_prometheus() const {
+  std::lock_guard lock(names_mutex_);
+  std::string out;
+  auto sum = [&](auto get) {
+    uint64_t total = 0;
+    for (auto& s : shards_) total += get(*s);
+    return total;
+  };
+
+  out += "# HELP bulwark_requests_total Requests answered, by route and status class.\n";
+  out += "# TYPE bulwark_requests_total counter\n";
+  for (size_t r = 0; r < route_names_.size(); ++r) {
+    for (size_t c = 0; c < 5; ++c) {
+      uint64_t v = sum([&](const MetricsShard& s) { return load(s.routes_[r].by_class[c]); });
+      if (v == 0) continue;
+      fmt::format_to(std::back_inserter(out), "bulwark_requests_total{{route=\"{}\",status=\"{}xx\"}} {}\n",
+                     escape_label(route_names_[r]), c + 1, v);
+    }
+  }
+
+  out += "# HELP bulwark_request_duration_seconds Time from request head read to response end.\n";
+  out += "# TYPE bulwark_request_duration_seconds histogram\n";
+  for (size_t r = 0; r < route_names_.size(); ++r) {
+    uint64_t count = 0;
+    std::string lines;
+    auto label = escape_label(route_names_[r]);
+    for (size_t b = 0; b <= MetricsShard::kBucketsSeconds.size(); ++b) {
+      count += sum([&](const MetricsShard& s) { return load(s.routes_[r].buckets[b]); });
+      if (b < MetricsShard::kBucketsSeconds.size()) {
+        fmt::format_to(std::back_inserter(lines),
+                       "bulwark_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+                       label, MetricsShard::kBucketsSeconds[b], count);
+      } else {
+        fmt::format_to(std::back_inserter(lines),
+                       "bulwark_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
+                       label, count);
+      }
+    }
+    if (count == 0) continue;
+    uint64_t sum_us = sum([&](const MetricsShard& s) { return load(s.routes_[r].duration_sum_us); });
+    out += lines;
+    fmt::format_to(std::back_inserter(out),
+                   "bulwark_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n"
+                   "bulwark_request_duration_seconds_count{{route=\"{}\"}} {}\n",
+                   label, double(sum_us) / 1e6, label, count);
+  }
+
+  out += "# HELP bulwark_upstream_errors_total Failed exchanges with an upstream, by kind.\n";
+  out += "# TYPE bulwark_upstream_errors_total counter\n";
+  for (size_t u = 0; u < upstream_names_.size(); ++u) {
+    for (size_t k = 0; k < size_t(UpstreamError::count); ++k) {
+      uint64_t v = sum([&](const MetricsShard& s) { return load(s.upstream_errors_[u][k]); });
+      fmt::format_to(std::back_inserter(out),
+                     "bulwark_upstream_errors_total{{upstream=\"{}\",kind=\"{}\"}} {}\n",
+                     escape_label(upstream_names_[u]), kUpstreamErrorNames[k], v);
+    }
+  }
+
+  int64_t open = 0;
+  for (auto& s : shards_) open += load(s->open_connections_);
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP bulwark_open_connections Client connections open now.\n"
+                 "# TYPE bulwark_open_connections gauge\n"
+                 "bulwark_open_connections {}\n"
+                 "# HELP bulwark_connections_total Client connections accepted.\n"
+                 "# TYPE bulwark_connections_total counter\n"
+                 "bulwark_connections_total {}\n"
+                 "# HELP bulwark_connections_refused_total Connections closed at once: "
+                 "server.limits.max_connections reached.\n"
+                 "# TYPE bulwark_connections_refused_total counter\n"
+                 "bulwark_connections_refused_total {}\n"
+                 "# HELP bulwark_upstream_connections_total Upstream connections opened.\n"
+                 "# TYPE bulwark_upstream_connections_total counter\n"
+                 "bulwark_upstream_connections_total {}\n"
+                 "# HELP bulwark_upstream_reuses_total Requests sent on a pooled keep-alive "
+                 "upstream connection.\n"
+                 "# TYPE bulwark_upstream_reuses_total counter\n"
+                 "bulwark_upstream_reuses_total {}\n",
+                 open, sum([](const MetricsShard& s) { return load(s.connections_total_); }),
+                 sum([](const MetricsShard& s) { return load(s.connections_refused_); }),
+                 sum([](const MetricsShard& s) { return load(s.upstream_connects_); }),
+                 sum([](const MetricsShard& s) { return load(s.upstream_reuses_); }));
+  return out;
+}
+
+}  // namespace bulwark::observe

@@ -1,0 +1,76 @@
+#pragma once
+// One metrics registry, rendered as Prometheus text on the admin listener.
+// Each worker writes only its own shard (relaxed atomics, no contention); a scrape sums the
+// shards. Labels are small integer slots assigned when a config is compiled, so the hot
+// path never hashes a string.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bulwark::observe {
+
+enum class UpstreamError : uint8_t { connect = 0, timeout, reset, bad_response, count };
+
+class MetricsShard {
+ public:
+  static constexpr size_t kMaxRoutes = 256;     // slot 0 is "no route matched"
+  static constexpr size_t kMaxUpstreams = 256;
+  static constexpr std::array<double, 14> kBucketsSeconds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+  void record_request(uint32_t route_slot, unsigned status, uint64_t duration_us);
+  void record_upstream_error(uint32_t upstream_slot, UpstreamError kind);
+  void connection_opened() { add(open_connections_, 1); add(connections_total_, 1); }
+  void connection_closed() { add(open_connections_, -1); }
+  void connection_refused() { add(connections_refused_, 1); }
+  void upstream_connection_opened() { add(upstream_connects_, 1); }
+  void upstream_connection_reused() { add(upstream_reuses_, 1); }
+
+ private:
+  friend class Metrics;
+  template <class T, class D>
+  static void add(std::atomic<T>& a, D d) {
+    // Single writer per shard: a relaxed load+store is enough and avoids a locked add.
+    a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  }
+  struct RouteCounters {
+    std::array<std::atomic<uint64_t>, 5> by_class{};  // 1xx..5xx
+    std::array<std::atomic<uint64_t>, kBucketsSeconds.size() + 1> buckets{};
+    std::atomic<uint64_t> duration_sum_us{0};
+  };
+  std::array<RouteCounters, kMaxRoutes> routes_{};
+  std::array<std::array<std::atomic<uint64_t>, size_t(UpstreamError::count)>, kMaxUpstreams>
+      upstream_errors_{};
+  std::atomic<int64_t> open_connections_{0};
+  std::atomic<uint64_t> connections_total_{0};
+  std::atomic<uint64_t> connections_refused_{0};
+  std::atomic<uint64_t> upstream_connects_{0};
+  std::atomic<uint64_t> upstream_reuses_{0};
+};
+
+class Metrics {
+ public:
+  explicit Metrics(size_t shards);
+
+  MetricsShard& shard(size_t i) { return *shards_[i]; }
+  // Stable slots for label values; names are never forgotten, so a reload keeps counters.
+  uint32_t route_slot(std::string_view route_name);
+  uint32_t upstream_slot(std::string_view upstream_name);
+
+  std::string render_prometheus() const;
+
+ private:
+  static uint32_t slot_in(std::vector<std::string>& names, std::string_view name, size_t max);
+  std::vector<std::unique_ptr<MetricsShard>> shards_;
+  mutable std::mutex names_mutex_;
+  std::vector<std::string> route_names_;     // index = slot
+  std::vector<std::string> upstream_names_;  // index = slot
+};
+
+}  // namespace bulwark::observe

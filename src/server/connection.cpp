@@ -1,0 +1,793 @@
+#include "server/connection.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/units.hpp"
+#include "http/forwarded_headers.hpp"
+#include "http/framing.hpp"
+#include "http/path_normalizer.hpp"
+#include "http/router.hpp"
+#include "observe/access_log.hpp"
+#include "observe/request_id.hpp"
+#include "server/worker.hpp"
+
+namespace bulwark::server {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr size_t kChunkBytes = 16 * 1024;
+constexpr size_t kReadBytes = 16 * 1024;
+constexpr uint64_t kMaxResponseHeadBytes = 64 * 1024;
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+using RequestSerializer = bhttp::request_serializer<bhttp::buffer_body>;
+using ResponseSerializer = bhttp::response_serializer<bhttp::buffer_body>;
+
+auto redirect(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+bool is_idempotent(bhttp::verb method) {
+  switch (method) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::options:
+    case bhttp::verb::trace:
+    case bhttp::verb::put:
+    case bhttp::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view status_error_name(unsigned status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 408: return "request_timeout";
+    case 413: return "payload_too_large";
+    case 431: return "request_header_fields_too_large";
+    case 501: return "not_implemented";
+    case 502: return "bad_gateway";
+    case 503: return "service_unavailable";
+    case 504: return "gateway_timeout";
+    case 505: return "http_version_not_supported";
+    default: return "error";
+  }
+}
+
+// Where the exchange stands; decides what an expired deadline means.
+enum class Phase { idle, head, body, upstream_connect, upstream_send, upstream_wait, upstream_body,
+                   respond };
+
+bool is_upstream_phase(Phase p) {
+  return p == Phase::upstream_connect || p == Phase::upstream_send || p == Phase::upstream_wait ||
+         p == Phase::upstream_body;
+}
+
+struct ErrorReply {
+  unsigned status = 0;
+  std::string detail;
+  std::string allow;  // for 405
+};
+
+// One request's record, reset for every request on the connection.
+struct Exchange {
+  Clock::time_point start;
+  std::string request_id;
+  std::string method;
+  std::string path;
+  std::string_view route;
+  uint32_t route_slot = 0;
+  unsigned status = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  int64_t upstream_us = -1;
+  std::string upstream_label;
+  std::string_view error;
+  // What the client asked for, captured before the head is rewritten for the upstream.
+  unsigned client_version = 11;
+  bool client_keep_alive = true;
+  bool expects_continue = false;
+  bool head_request = false;
+};
+
+enum class Relay { ok, read_failed, write_failed };
+
+class ClientConnection final : public Deadline {
+ public:
+  ClientConnection(Worker& worker, tcp::socket socket)
+      : worker_(worker), client_(std::move(socket)) {
+    worker_.connection_started();
+    worker_.deadlines().push_back(*this);
+    error_code ec;
+    auto peer = client_.remote_endpoint(ec);
+    if (!ec) {
+      auto address = peer.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      }
+      client_ip_ = address.to_string();
+      auto mapped = address.is_v4()
+                        ? asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4())
+                        : address.to_v6();
+      client_ip_bytes_ = mapped.to_bytes();
+    }
+  }
+
+  ~ClientConnection() override { worker_.connection_ended(); }
+
+  asio::awaitable<void> run();
+
+  void on_deadline() override {
+    expired_ = phase_;
+    error_code ignored;
+    if (is_upstream_phase(phase_)) {
+      if (upstream_) upstream_->socket.close(ignored);
+    } else {
+      client_.close(ignored);
+    }
+  }
+
+  void on_drain() override {
+    draining_ = true;
+    // A connection waiting for its next request is closed now; one mid-request finishes it
+    // and closes after the response.
+    if (phase_ == Phase::idle) {
+      error_code ignored;
+      client_.close(ignored);
+    }
+  }
+
+ private:
+  struct Head {
+    enum Kind { ready, closed, refused } kind = closed;
+    size_t bytes = 0;
+    ErrorReply error;
+  };
+
+  void arm(Phase phase, config::Duration timeout) {
+    phase_ = phase;
+    expired_.reset();
+    expire_after(timeout);
+  }
+  bool expired(Phase phase) const { return expired_ && *expired_ == phase; }
+  const config::ServerLimits& limits() const { return runtime_->config.server.limits; }
+  std::string_view buffered() const {
+    auto data = in_buf_.data();
+    return {static_cast<const char*>(data.data()), data.size()};
+  }
+
+  asio::awaitable<Head> read_head(bool first);
+  asio::awaitable<bool> handle_request(size_t head_bytes);
+  asio::awaitable<bool> proxy(const gateway::CompiledRoute& route, RequestParser& parser);
+  asio::awaitable<bool> read_response_head(bool& retryable, ErrorReply& error);
+  asio::awaitable<bool> open_upstream(proxy::UpstreamPool& pool, size_t target);
+  asio::awaitable<bool> send_request(RequestParser& parser, bool has_body, ErrorReply& error,
+                                     bool& retryable);
+  asio::awaitable<bool> relay_response(ResponseParser& parser, bool& upstream_reusable);
+  template <bool isRequest>
+  asio::awaitable<Relay> relay_body(tcp::socket& in, beast::flat_buffer& in_buffer,
+                                    bhttp::parser<isRequest, bhttp::buffer_body>& parser,
+                                    tcp::socket& out,
+                                    bhttp::serializer<isRequest, bhttp::buffer_body>& serializer,
+                                    Phase read_phase, config::Duration read_timeout,
+                                    Phase write_phase, config::Duration write_timeout,
+                                    uint64_t& body_bytes, error_code& ec);
+  void prepare_upstream_request(bhttp::request<bhttp::buffer_body>& request,
+                                const http::NormalizedTarget& target, std::string_view host);
+  asio::awaitable<bool> reply_error(const ErrorReply& error, bool keep_alive);
+  void finish_exchange();
+
+  Worker& worker_;
+  tcp::socket client_;
+  std::string client_ip_;
+  std::array<uint8_t, 16> client_ip_bytes_{};
+  beast::flat_buffer in_buf_;
+  std::shared_ptr<const gateway::Runtime> runtime_;
+  std::shared_ptr<proxy::UpstreamPool> pool_;
+  std::unique_ptr<proxy::UpstreamConnection> upstream_;
+  std::optional<RequestParser> request_parser_;
+  std::optional<ResponseParser> response_parser_;
+  std::array<char, kChunkBytes> chunk_{};
+  std::vector<http::HeaderField> fields_;
+  Exchange exchange_;
+  Phase phase_ = Phase::idle;
+  std::optional<Phase> expired_;
+  bool draining_ = false;
+};
+
+asio::awaitable<void> ClientConnection::run() {
+  bool first = true;
+  for (;;) {
+    runtime_ = worker_.runtime();
+    if (!runtime_) break;
+    Head head = co_await read_head(first);
+    first = false;
+    if (head.kind == Head::closed) break;
+    if (head.kind == Head::refused) {
+      exchange_.start = Clock::now();
+      exchange_.request_id = observe::generate_request_id();
+      co_await reply_error(head.error, false);
+      break;
+    }
+    bool keep_alive = co_await handle_request(head.bytes);
+    if (!keep_alive || draining_ || !client_.is_open()) break;
+  }
+  clear();
+  error_code ignored;
+  client_.shutdown(tcp::socket::shutdown_send, ignored);
+  client_.close(ignored);
+}
+
+// Reads up to the end of a request head into in_buf_ without parsing it, so that the raw
+// bytes can be checked (obs-fold, bare LF) and the size and time limits applied first.
+asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) {
+  const auto& lim = limits();
+  if (first) {
+    arm(Phase::head, lim.header_timeout);
+  } else {
+    arm(Phase::idle, lim.idle_timeout);
+  }
+  size_t scanned = 0;
+  for (;;) {
+    // RFC 9112 §2.2: ignore empty lines received before the request-line.
+    std::string_view data = buffered();
+    size_t skip = 0;
+    while (data.size() >= skip + 2 && data[skip] == '\r' && data[skip + 1] == '\n') skip += 2;
+    if (skip > 0) {
+      in_buf_.consume(skip);
+      data = buffered();
+      scanned = 0;
+    }
+    while (scanned < data.size()) {
+      const void* lf = std::memchr(data.data() + scanned, '\n', data.size() - scanned);
+      if (lf == nullptr) {
+        scanned = data.size();
+        break;
+      }
+      size_t pos = static_cast<const char*>(lf) - data.data();
+      if (pos == 0 || data[pos - 1] != '\r') {
+        co_return Head{Head::refused, 0, {400, "bare LF in request head"}};
+      }
+      if (pos >= 3 && data.substr(pos - 3, 4) == "\r\n\r\n") {
+        if (pos + 1 > lim.max_header_bytes) break;
+        co_return Head{Head::ready, pos + 1, {}};
+      }
+      scanned = pos + 1;
+    }
+    if (data.size() >= lim.max_header_bytes) {
+      co_return Head{Head::refused, 0, {431, "request head exceeds server.limits.max_header_bytes"}};
+    }
+    if (phase_ == Phase::idle && !data.empty()) arm(Phase::head, lim.header_timeout);
+    error_code ec;
+    size_t n = co_await client_.async_read_some(in_buf_.prepare(kReadBytes), redirect(ec));
+    in_buf_.commit(n);
+    if (ec) {
+      if (expired(Phase::head)) {
+        co_return Head{Head::refused, 0, {408, "request head not received in time"}};
+      }
+      co_return Head{};  // idle timeout, drain, or the client went away
+    }
+    if (phase_ == Phase::idle) arm(Phase::head, lim.header_timeout);
+  }
+}
+
+asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
+  exchange_ = Exchange{};
+  exchange_.start = Clock::now();
+  std::string_view head = buffered().substr(0, head_bytes);
+
+  auto refuse = [&](unsigned status, std::string detail) -> asio::awaitable<bool> {
+    if (exchange_.request_id.empty()) exchange_.request_id = observe::generate_request_id();
+    co_await reply_error({status, std::move(detail)}, false);
+    co_return false;
+  };
+
+  if (auto verdict = http::check_raw_head(head); !verdict.ok()) {
+    co_return co_await refuse(verdict.status, std::string(verdict.reason));
+  }
+  auto& parser = request_parser_.emplace();
+  parser.eager(false);
+  parser.header_limit(static_cast<std::uint32_t>(limits().max_header_bytes + 1));
+  parser.body_limit(limits().max_body_bytes);
+  error_code ec;
+  size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
+  if (ec || !parser.is_header_done()) {
+    if (ec == bhttp::error::bad_version) {
+      co_return co_await refuse(505, "only HTTP/1.0 and HTTP/1.1 are served here");
+    }
+    co_return co_await refuse(400, "malformed request head: " + ec.message());
+  }
+  in_buf_.consume(used);
+  auto& request = parser.get();
+  exchange_.method = std::string(request.method_string());
+  exchange_.client_version = request.version() == 10 ? 10 : 11;
+  exchange_.client_keep_alive = request.keep_alive();
+  exchange_.expects_continue = http::iequals(request[bhttp::field::expect], "100-continue");
+  exchange_.head_request = request.method() == bhttp::verb::head;
+
+  fields_.clear();
+  for (const auto& field : request) fields_.push_back({field.name_string(), field.value()});
+  if (auto verdict = http::check_request_head(request.version(), fields_); !verdict.ok()) {
+    exchange_.path = std::string(request.target());
+    co_return co_await refuse(verdict.status, std::string(verdict.reason));
+  }
+
+  auto request_id = request["X-Request-Id"];
+  exchange_.request_id = observe::is_acceptable_request_id(request_id)
+                             ? std::string(request_id)
+                             : observe::generate_request_id();
+
+  auto normalized = http::normalize_target(request.target());
+  if (!normalized.ok) {
+    exchange_.path = std::string(request.target());
+    co_return co_await refuse(400, std::string(normalized.error));
+  }
+  exchange_.path = normalized.target.path;
+
+  std::string_view host_value = normalized.target.authority.empty()
+                                    ? std::string_view(request[bhttp::field::host])
+                                    : std::string_view(normalized.target.authority);
+  std::string host;
+  if (!host_value.empty()) {
+    auto parsed = http::host_without_port(host_value);
+    if (!parsed) co_return co_await refuse(400, "invalid Host");
+    host = std::move(*parsed);
+  }
+
+  const auto& runtime = *runtime_;
+  auto route_index = runtime.router.match(host, exchange_.path, exchange_.method);
+  bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+  // An unread body would be taken for the next request: close instead.
+  bool client_keep_alive = exchange_.client_keep_alive && !has_body;
+  if (!route_index) {
+    bool other_method = runtime.router.path_matches_other_method(host, exchange_.path);
+    ErrorReply error{other_method ? 405u : 404u,
+                     (other_method ? "method not allowed: " : "no route for ") +
+                         exchange_.method + " " + exchange_.path};
+    if (other_method) error.allow = runtime.router.allowed_methods(host, exchange_.path);
+    co_await reply_error(error, client_keep_alive && !draining_);
+    co_return client_keep_alive;
+  }
+  const auto& route = runtime.routes[*route_index];
+  exchange_.route = route.name;
+  exchange_.route_slot = route.metrics_slot;
+
+  if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
+    co_return co_await refuse(413, "request body exceeds server.limits.max_body_bytes");
+  }
+
+  prepare_upstream_request(request, normalized.target, host_value);
+  co_return co_await proxy(route, parser);
+}
+
+void ClientConnection::prepare_upstream_request(bhttp::request<bhttp::buffer_body>& request,
+                                                const http::NormalizedTarget& target,
+                                                std::string_view host) {
+  bool chunked = request.chunked();
+  bool peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_);
+
+  // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+  std::vector<std::string> connection_tokens;
+  for (auto it = request.find(bhttp::field::connection); it != request.end() &&
+                                                         it->name() == bhttp::field::connection;
+       ++it) {
+    http::for_each_list_token(it->value(), [&](std::string_view token) {
+      connection_tokens.emplace_back(token);
+    });
+  }
+  std::string incoming_xff;
+  std::string forwarded_proto;
+  std::string forwarded_host;
+  for (auto it = request.begin(); it != request.end();) {
+    std::string_view name = it->name_string();
+    bool drop = http::is_hop_by_hop(name);
+    if (!drop && http::is_gateway_set_header(name)) {
+      if (peer_trusted) {
+        if (http::iequals(name, "x-forwarded-for")) {
+          if (!incoming_xff.empty()) incoming_xff += ", ";
+          incoming_xff += it->value();
+        } else if (http::iequals(name, "x-forwarded-proto")) {
+          forwarded_proto = it->value();
+        } else if (http::iequals(name, "x-forwarded-host")) {
+          forwarded_host = it->value();
+        }
+      }
+      drop = !peer_trusted || http::iequals(name, "x-forwarded-for") ||
+             http::iequals(name, "x-forwarded-proto") || http::iequals(name, "x-forwarded-host");
+    }
+    if (!drop) {
+      for (const auto& token : connection_tokens) {
+        if (http::iequals(name, token)) drop = true;
+      }
+    }
+    it = drop ? request.erase(it) : std::next(it);
+  }
+  request.erase("X-Request-Id");
+
+  std::string new_target = target.path;
+  if (target.has_query) {
+    new_target += '?';
+    new_target += target.query;
+  }
+  request.target(new_target);
+  request.version(11);
+  if (!target.authority.empty()) request.set(bhttp::field::host, target.authority);
+  request.set("X-Forwarded-For",
+              http::forwarded_for_value(incoming_xff, peer_trusted, client_ip_));
+  request.set("X-Forwarded-Proto",
+              forwarded_proto.empty() ? std::string_view("http") : forwarded_proto);
+  if (!host.empty()) {
+    request.set("X-Forwarded-Host", forwarded_host.empty() ? host : forwarded_host);
+  }
+  request.set("X-Request-Id", exchange_.request_id);
+  if (chunked) request.chunked(true);
+}
+
+asio::awaitable<bool> ClientConnection::open_upstream(proxy::UpstreamPool& pool, size_t target) {
+  const auto& addresses = pool.target(target).addresses;
+  arm(Phase::upstream_connect, pool.config().connect_timeout);
+  for (const auto& address : addresses) {
+    auto connection = std::make_unique<proxy::UpstreamConnection>(client_.get_executor());
+    connection->target = target;
+    upstream_ = std::move(connection);
+    error_code ec;
+    co_await upstream_->socket.async_connect(address, redirect(ec));
+    if (!ec) {
+      error_code ignored;
+      upstream_->socket.set_option(tcp::no_delay(true), ignored);
+      worker_.metrics().upstream_connection_opened();
+      co_return true;
+    }
+    upstream_.reset();
+    if (expired(Phase::upstream_connect)) break;
+  }
+  co_return false;
+}
+
+asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& route,
+                                              RequestParser& parser) {
+  pool_ = worker_.pool(route.upstream);
+  auto& pool = *pool_;
+  const auto& upstream_config = pool.config();
+  auto& request = parser.get();
+  bool has_body = request.chunked() || (request.has_content_length() && !parser.is_done());
+  bool idempotent = is_idempotent(request.method());
+  auto upstream_start = Clock::now();
+
+  // Connect failures move on to the next target (nothing was sent). A pooled connection
+  // that the upstream closed just before our request arrived is retried once on a fresh
+  // connection, only for an idempotent request without a body (RFC 9110 §9.2.2).
+  ErrorReply error;
+  bool answered = false;
+  bool stale_retried = false;
+  size_t targets_failed = 0;
+  size_t target = pool.next_target();
+  while (!answered) {
+    upstream_ = stale_retried ? nullptr : pool.take_idle(target);
+    if (upstream_) {
+      worker_.metrics().upstream_connection_reused();
+    } else if (!co_await open_upstream(pool, target)) {
+      worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
+                                              observe::UpstreamError::connect);
+      error = {502, "upstream '" + upstream_config.name + "' is unreachable"};
+      if (++targets_failed >= pool.target_count()) break;
+      target = (target + 1) % pool.target_count();
+      continue;
+    }
+    exchange_.upstream_label = pool.target(target).label;
+    bool reused = upstream_->reused;
+    bool retryable = false;
+    answered = co_await send_request(parser, has_body, error, retryable) &&
+               co_await read_response_head(retryable, error);
+    if (answered) break;
+    upstream_.reset();
+    if (!(reused && retryable && idempotent && !has_body) || stale_retried) break;
+    stale_retried = true;
+  }
+  exchange_.upstream_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_start)
+          .count();
+  if (!answered) {
+    upstream_.reset();
+    if (error.status == 0) error = {502, "upstream '" + upstream_config.name + "' failed"};
+    co_return co_await reply_error(error, false);
+  }
+
+  bool upstream_reusable = false;
+  bool keep_alive = co_await relay_response(*response_parser_, upstream_reusable);
+  if (upstream_reusable && upstream_ && request_parser_->is_done()) {
+    pool.release(std::move(upstream_));
+  }
+  upstream_.reset();
+  response_parser_.reset();
+  co_return keep_alive;
+}
+
+// Reads the upstream's response head, skipping interim 1xx responses (Expect was answered
+// by bulwark itself). `retryable` tells whether the upstream closed without a byte.
+asio::awaitable<bool> ClientConnection::read_response_head(bool& retryable, ErrorReply& error) {
+  const auto& upstream_config = pool_->config();
+  for (;;) {
+    auto& response_parser = response_parser_.emplace();
+    response_parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
+    response_parser.body_limit(boost::none);
+    if (exchange_.head_request) response_parser.skip(true);
+    arm(Phase::upstream_wait, upstream_config.timeout);
+    error_code ec;
+    co_await bhttp::async_read_header(upstream_->socket, upstream_->buffer, response_parser,
+                                      redirect(ec));
+    if (ec) {
+      bool timed_out = expired(Phase::upstream_wait);
+      bool closed_silently = !timed_out && response_parser.got_some() == false &&
+                             (ec == bhttp::error::end_of_stream ||
+                              ec == asio::error::connection_reset || ec == asio::error::eof);
+      retryable = closed_silently;
+      worker_.metrics().record_upstream_error(
+          upstream_config.metrics_slot,
+          timed_out ? observe::UpstreamError::timeout
+                    : (closed_silently ? observe::UpstreamError::reset
+                                       : observe::UpstreamError::bad_response));
+      error = timed_out ? ErrorReply{504, "upstream '" + upstream_config.name +
+                                              "' did not answer in time"}
+                        : ErrorReply{502, "upstream '" + upstream_config.name +
+                                              "' sent no valid response"};
+      co_return false;
+    }
+    unsigned status = response_parser.get().result_int();
+    if (status >= 100 && status < 200 && status != 101) continue;
+    if (status == 101) {
+      error = {502, "protocol upgrades are not supported"};
+      co_return false;
+    }
+    co_return true;
+  }
+}
+
+asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool has_body,
+                                                     ErrorReply& error, bool& retryable) {
+  auto& request = parser.get();
+  const auto& upstream_config = pool_->config();
+  RequestSerializer serializer(request);
+  error_code ec;
+  if (!has_body) {
+    request.body().data = nullptr;
+    request.body().size = 0;
+    request.body().more = false;
+    arm(Phase::upstream_send, upstream_config.timeout);
+    co_await bhttp::async_write(upstream_->socket, serializer, redirect(ec));
+    if (ec) {
+      retryable = upstream_->reused;
+      worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
+                                              observe::UpstreamError::reset);
+      error = {502, "upstream '" + upstream_config.name + "' closed the connection"};
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // bulwark answers Expect: 100-continue itself (the field is not forwarded), once the
+  // request is known to be routable and within limits.
+  if (exchange_.expects_continue) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    arm(Phase::respond, limits().idle_timeout);
+    co_await asio::async_write(client_, asio::buffer(kContinue), redirect(ec));
+    if (ec) co_return false;
+  }
+  Relay relay = co_await relay_body(client_, in_buf_, parser, upstream_->socket, serializer,
+                                    Phase::body, limits().idle_timeout, Phase::upstream_send,
+                                    upstream_config.timeout, exchange_.bytes_received, ec);
+  if (relay == Relay::ok) co_return true;
+  if (relay == Relay::read_failed) {
+    if (ec == bhttp::error::body_limit) {
+      error = {413, "request body exceeds server.limits.max_body_bytes"};
+    } else if (expired(Phase::body)) {
+      error = {408, "request body not received in time"};
+    } else {
+      error = {400, "request body could not be read: " + ec.message()};
+    }
+    co_return false;
+  }
+  worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
+                                          observe::UpstreamError::reset);
+  error = {502, "upstream '" + upstream_config.name + "' closed the connection"};
+  co_return false;
+}
+
+template <bool isRequest>
+asio::awaitable<Relay> ClientConnection::relay_body(
+    tcp::socket& in, beast::flat_buffer& in_buffer,
+    bhttp::parser<isRequest, bhttp::buffer_body>& parser, tcp::socket& out,
+    bhttp::serializer<isRequest, bhttp::buffer_body>& serializer, Phase read_phase,
+    config::Duration read_timeout, Phase write_phase, config::Duration write_timeout,
+    uint64_t& body_bytes, error_code& ec) {
+  auto& body = parser.get().body();
+  parser.eager(true);  // the head is done: take as many body bytes per read as fit
+  do {
+    if (!parser.is_done()) {
+      body.data = chunk_.data();
+      body.size = chunk_.size();
+      arm(read_phase, read_timeout);
+      co_await bhttp::async_read_some(in, in_buffer, parser, redirect(ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return Relay::read_failed;
+      body.size = chunk_.size() - body.size;
+      // An empty piece (only a chunk header was parsed) must not reach the serializer: for
+      // a chunked message it would be written as the last-chunk.
+      body.data = body.size > 0 ? chunk_.data() : nullptr;
+      body.more = !parser.is_done();
+      body_bytes += body.size;
+    } else {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    }
+    arm(write_phase, write_timeout);
+    co_await bhttp::async_write(out, serializer, redirect(ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return Relay::write_failed;
+  } while (!parser.is_done() || !serializer.is_done());
+  co_return Relay::ok;
+}
+
+asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
+                                                       bool& upstream_reusable) {
+  auto& response = parser.get();
+  bool head_request = exchange_.head_request;
+  unsigned client_version = exchange_.client_version;
+  bool client_keep_alive = exchange_.client_keep_alive;
+  unsigned status = response.result_int();
+  bool upstream_keep_alive = response.keep_alive();
+  bool no_body = head_request || status == 204 || status == 304;
+  bool upstream_chunked = parser.chunked();
+  bool has_length = parser.content_length().has_value();
+  bool close_delimited = !no_body && !upstream_chunked && !has_length;
+
+  std::vector<std::string> connection_tokens;
+  for (auto it = response.find(bhttp::field::connection);
+       it != response.end() && it->name() == bhttp::field::connection; ++it) {
+    http::for_each_list_token(it->value(), [&](std::string_view token) {
+      connection_tokens.emplace_back(token);
+    });
+  }
+  for (auto it = response.begin(); it != response.end();) {
+    std::string_view name = it->name_string();
+    bool drop = http::is_hop_by_hop(name);
+    for (const auto& token : connection_tokens) {
+      if (!drop && http::iequals(name, token)) drop = true;
+    }
+    it = drop ? response.erase(it) : std::next(it);
+  }
+
+  // The client's framing: chunked only for HTTP/1.1 clients; otherwise the end of the
+  // body is the end of the connection.
+  bool keep_alive = client_keep_alive && !draining_ && !worker_.draining();
+  if (!no_body && (upstream_chunked || close_delimited)) {
+    if (client_version == 11) {
+      response.chunked(true);
+    } else {
+      keep_alive = false;
+    }
+  }
+  response.version(11);
+  if (!keep_alive) {
+    response.set(bhttp::field::connection, "close");
+  } else if (client_version == 10) {
+    response.set(bhttp::field::connection, "keep-alive");
+  }
+  response.set("X-Request-Id", exchange_.request_id);
+  exchange_.status = status;
+
+  const auto& upstream_config = pool_->config();
+  ResponseSerializer serializer(response);
+  error_code ec;
+  if (head_request || no_body) {
+    arm(Phase::respond, limits().idle_timeout);
+    co_await bhttp::async_write_header(client_, serializer, redirect(ec));
+    upstream_reusable = upstream_keep_alive && !close_delimited && parser.is_done();
+    finish_exchange();
+    co_return keep_alive && !ec;
+  }
+  Relay relay = co_await relay_body(upstream_->socket, upstream_->buffer, parser, client_,
+                                    serializer, Phase::upstream_body, upstream_config.timeout,
+                                    Phase::respond, limits().idle_timeout, exchange_.bytes_sent,
+                                    ec);
+  if (relay == Relay::read_failed) {
+    worker_.metrics().record_upstream_error(
+        upstream_config.metrics_slot, expired(Phase::upstream_body)
+                                          ? observe::UpstreamError::timeout
+                                          : observe::UpstreamError::reset);
+    exchange_.error = "upstream failed mid-response";
+  } else if (relay == Relay::write_failed) {
+    exchange_.error = "client went away mid-response";
+  }
+  upstream_reusable = relay == Relay::ok && upstream_keep_alive && !close_delimited;
+  finish_exchange();
+  co_return relay == Relay::ok && keep_alive;
+}
+
+asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, bool keep_alive) {
+  exchange_.status = error.status;
+  exchange_.error = status_error_name(error.status);
+  std::string body = "{\"error\":\"";
+  body += status_error_name(error.status);
+  body += "\",\"detail\":";
+  observe::append_json_string(body, error.detail);
+  body += '}';
+  keep_alive = keep_alive && !draining_ && !worker_.draining();
+
+  std::string out;
+  out.reserve(256 + body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(error.status);
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(error.status));
+  out += "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\nX-Request-Id: ";
+  out += exchange_.request_id;
+  if (!error.allow.empty()) {
+    out += "\r\nAllow: ";
+    out += error.allow;
+  }
+  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  bool head_request = exchange_.method == "HEAD";
+  if (!head_request) out += body;
+  exchange_.bytes_sent = head_request ? 0 : body.size();
+
+  arm(Phase::respond, limits().idle_timeout);
+  error_code ec;
+  co_await asio::async_write(client_, asio::buffer(out), redirect(ec));
+  finish_exchange();
+  co_return keep_alive && !ec;
+}
+
+void ClientConnection::finish_exchange() {
+  auto now = Clock::now();
+  auto duration_us = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - exchange_.start).count());
+  worker_.metrics().record_request(exchange_.route_slot, exchange_.status, duration_us);
+  auto& log = worker_.access_log();
+  if (!log.enabled()) return;
+  observe::AccessRecord record;
+  record.time = std::chrono::system_clock::now();
+  record.request_id = exchange_.request_id;
+  record.client_ip = client_ip_;
+  record.method = exchange_.method;
+  record.path = exchange_.path;
+  record.route = exchange_.route;
+  record.status = exchange_.status;
+  record.bytes_sent = exchange_.bytes_sent;
+  record.bytes_received = exchange_.bytes_received;
+  record.duration_us = duration_us;
+  record.upstream_us = exchange_.upstream_us;
+  record.upstream = exchange_.upstream_label;
+  record.error = exchange_.error;
+  log.append(record);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_connection(Worker& worker, tcp::socket socket) {
+  ClientConnection connection(worker, std::move(socket));
+  co_await connection.run();
+}
+
+}  // namespace bulwark::server

@@ -1,0 +1,224 @@
+#include "server/gateway_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <thread>
+
+#include "config/loader.hpp"
+#include "gateway/runtime.hpp"
+#include "server/admin_server.hpp"
+#include "server/worker.hpp"
+
+namespace bulwark::server {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+unsigned worker_count(const config::Config& config) {
+  if (config.server.workers > 0) return config.server.workers;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? cores : 1;
+}
+
+tcp::endpoint resolve_listen(const config::Endpoint& endpoint) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port),
+                                  asio::ip::resolver_base::passive |
+                                      asio::ip::resolver_base::numeric_service);
+  return results.begin()->endpoint();
+}
+
+spdlog::level::level_enum to_spdlog(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::trace: return spdlog::level::trace;
+    case config::LogLevel::debug: return spdlog::level::debug;
+    case config::LogLevel::info: return spdlog::level::info;
+    case config::LogLevel::warn: return spdlog::level::warn;
+    case config::LogLevel::error: return spdlog::level::err;
+    case config::LogLevel::off: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+struct GatewayServer::Impl {
+  Impl(config::Config config, std::string path)
+      : config_path(std::move(path)),
+        initial(std::move(config)),
+        shared(worker_count(initial)),
+        admin(shared.metrics, [this] { return not_ready_reasons(); }) {}
+
+  std::string config_path;
+  config::Config initial;
+  SharedState shared;
+  AdminServer admin;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::shared_ptr<const gateway::Runtime> current;
+  uint64_t generation = 0;
+  std::atomic<bool> serving{false};
+  asio::io_context control{1};
+  std::optional<asio::steady_timer> drain_timer;
+  Clock::time_point drain_deadline;
+
+  std::vector<std::string> not_ready_reasons() const {
+    std::vector<std::string> reasons;
+    if (!serving.load()) reasons.emplace_back("not serving yet");
+    if (shared.draining.load()) reasons.emplace_back("draining: shutting down");
+    return reasons;
+  }
+
+  // Everything a worker needs for one config; throws on resolution or log-open failure.
+  std::vector<WorkerConfig> prepare(const std::shared_ptr<const gateway::Runtime>& runtime) {
+    std::vector<std::vector<std::vector<tcp::endpoint>>> resolved;
+    for (const auto& upstream : runtime->upstreams) {
+      resolved.push_back(proxy::resolve_targets(upstream));
+    }
+    auto access_log = observe::AccessLogSink::open(runtime->config.log.access);
+    std::vector<WorkerConfig> out;
+    for (size_t w = 0; w < workers.size(); ++w) {
+      WorkerConfig wc{.runtime = runtime, .pools = {}, .access_log = access_log};
+      for (size_t u = 0; u < runtime->upstreams.size(); ++u) {
+        wc.pools.push_back(std::make_shared<proxy::UpstreamPool>(runtime->upstreams[u], resolved[u]));
+      }
+      out.push_back(std::move(wc));
+    }
+    return out;
+  }
+
+  void install(const std::shared_ptr<const gateway::Runtime>& runtime,
+               std::vector<WorkerConfig> configs) {
+    for (size_t w = 0; w < workers.size(); ++w) workers[w]->install(std::move(configs[w]));
+    current = runtime;
+    spdlog::set_level(to_spdlog(runtime->config.log.level));
+  }
+
+  int run() {
+    spdlog::set_level(to_spdlog(initial.log.level));
+    // Installed before anything listens, so that an early signal is never fatal.
+    asio::signal_set stop_signals(control, SIGTERM, SIGINT);
+    asio::signal_set reload_signal(control, SIGHUP);
+    unsigned count = worker_count(initial);
+    for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<Worker>(i, shared));
+    auto runtime = gateway::compile_runtime(initial, shared.metrics, ++generation);
+    try {
+      auto configs = prepare(runtime);
+      auto listen = resolve_listen(initial.server.listen);
+      for (auto& worker : workers) worker->listen(listen);
+      if (initial.admin.listen) admin.listen(resolve_listen(*initial.admin.listen));
+      install(runtime, std::move(configs));
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot start: {}", e.what());
+      return 1;
+    }
+    for (auto& worker : workers) worker->start();
+    if (initial.admin.listen) admin.start();
+    serving = true;
+    spdlog::info("bulwark serving on {} with {} workers{}", initial.server.listen.to_string(),
+                 count,
+                 initial.admin.listen ? ", admin on " + initial.admin.listen->to_string() : "");
+
+    wait_for_stop(stop_signals);
+    wait_for_reload(reload_signal);
+    control.run();
+
+    for (auto& worker : workers) worker->stop();
+    for (auto& worker : workers) worker->join();
+    admin.stop();
+    workers.clear();
+    spdlog::info("bulwark stopped");
+    return 0;
+  }
+
+  void wait_for_stop(asio::signal_set& signals) {
+    signals.async_wait([this, &signals](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (shared.draining.exchange(true)) {
+        spdlog::warn("second stop signal: closing in-flight connections now");
+        control.stop();
+        return;
+      }
+      begin_drain(signal);
+      wait_for_stop(signals);
+    });
+  }
+
+  void begin_drain(int signal) {
+    auto timeout = current->config.server.drain_timeout;
+    spdlog::info("received {}: draining (up to {} ms)", signal == SIGINT ? "SIGINT" : "SIGTERM",
+                 timeout.count());
+    for (auto& worker : workers) worker->begin_drain();
+    drain_deadline = Clock::now() + timeout;
+    drain_timer.emplace(control);
+    poll_drain();
+  }
+
+  void poll_drain() {
+    uint32_t open = 0;
+    for (auto& worker : workers) open += worker->connections();
+    if (open == 0) {
+      spdlog::info("drained: all connections closed");
+      control.stop();
+      return;
+    }
+    if (Clock::now() >= drain_deadline) {
+      spdlog::warn("drain timeout: closing {} connection(s) still open", open);
+      control.stop();
+      return;
+    }
+    drain_timer->expires_after(std::chrono::milliseconds(20));
+    drain_timer->async_wait([this](boost::system::error_code ec) {
+      if (!ec) poll_drain();
+    });
+  }
+
+  void wait_for_reload(asio::signal_set& signals) {
+    signals.async_wait([this, &signals](boost::system::error_code ec, int) {
+      if (ec) return;
+      reload();
+      wait_for_reload(signals);
+    });
+  }
+
+  void reload() {
+    auto result = config::load_config_file(config_path);
+    if (!result.ok()) {
+      spdlog::error("reload of {} refused ({} error(s)); the previous config keeps serving",
+                    config_path, result.errors.size());
+      for (const auto& error : result.errors) spdlog::error("  {}", error.to_string());
+      return;
+    }
+    const auto& next = *result.config;
+    const auto& now = current->config;
+    if (!(next.server.listen == now.server.listen) || next.server.workers != now.server.workers ||
+        next.admin.listen != now.admin.listen) {
+      spdlog::warn(
+          "reload: server.listen, server.workers and admin.listen only change on restart; "
+          "the rest of the new config is applied");
+    }
+    try {
+      auto runtime = gateway::compile_runtime(next, shared.metrics, ++generation);
+      install(runtime, prepare(runtime));
+      spdlog::info("reloaded {} (generation {}): {} route(s), {} upstream(s)", config_path,
+                   generation, runtime->routes.size(), runtime->upstreams.size());
+    } catch (const std::exception& e) {
+      spdlog::error("reload of {} refused: {}; the previous config keeps serving", config_path,
+                    e.what());
+    }
+  }
+};
+
+GatewayServer::GatewayServer(config::Config config, std::string config_path)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(config_path))) {}
+
+GatewayServer::~GatewayServer() = default;
+
+int GatewayServer::run() { return impl_->run(); }
+
+}  // namespace bulwark::server

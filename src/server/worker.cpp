@@ -1,0 +1,168 @@
+#include "server/worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+
+#include "server/connection.hpp"
+
+namespace bulwark::server {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+
+constexpr std::string_view kOverloadedResponse =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 78\r\n"
+    "Connection: close\r\n"
+    "Retry-After: 1\r\n"
+    "\r\n"
+    "{\"error\":\"overloaded\",\"detail\":\"too many open connections, retry in a moment\"}";
+static_assert(kOverloadedResponse.size() - kOverloadedResponse.find("\r\n\r\n") - 4 == 78);
+
+}  // namespace
+
+Worker::Worker(size_t index, SharedState& shared)
+    : index_(index),
+      shared_(shared),
+      io_(std::make_unique<asio::io_context>(1)),
+      metrics_(&shared.metrics.shard(index)) {
+  sweep_timer_.emplace(*io_);
+}
+
+Worker::~Worker() {
+  stop();
+  join();
+  acceptor_.reset();
+  sweep_timer_.reset();
+  pools_.clear();
+  io_.reset();
+}
+
+void Worker::listen(const tcp::endpoint& endpoint) {
+  acceptor_.emplace(*io_);
+  acceptor_->open(endpoint.protocol());
+  acceptor_->set_option(asio::socket_base::reuse_address(true));
+  int one = 1;
+  // One listener per worker on the same port: the kernel spreads connections across them.
+  if (::setsockopt(acceptor_->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
+  }
+  acceptor_->bind(endpoint);
+  acceptor_->listen(asio::socket_base::max_listen_connections);
+}
+
+void Worker::install(WorkerConfig config) {
+  asio::post(*io_, [this, config = std::move(config)]() mutable { apply(std::move(config)); });
+}
+
+void Worker::apply(WorkerConfig config) {
+  // A control block of this worker's own: per-request copies of the runtime pointer then
+  // touch no cache line that other workers write.
+  auto shared_runtime = std::move(config.runtime);
+  const gateway::Runtime* raw = shared_runtime.get();
+  runtime_ = std::shared_ptr<const gateway::Runtime>(
+      raw, [keep = std::move(shared_runtime)](const gateway::Runtime*) {});
+  pools_ = std::move(config.pools);
+  access_log_.set_sink(std::move(config.access_log));
+}
+
+void Worker::start() {
+  start_sweep_timer();
+  accept_next();
+  thread_ = std::thread([this] {
+    try {
+      io_->run();
+    } catch (const std::exception& e) {
+      spdlog::critical("worker {} stopped: {}", index_, e.what());
+    }
+    access_log_.flush();
+  });
+}
+
+void Worker::accept_next() {
+  if (!acceptor_ || !acceptor_->is_open()) return;
+  acceptor_->async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("worker {}: accept failed: {}", index_, ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(*io_, std::chrono::milliseconds(50));
+      timer->async_wait([this, timer](boost::system::error_code) { accept_next(); });
+      return;
+    }
+    uint32_t limit = runtime_ ? runtime_->config.server.limits.max_connections : 10000;
+    if (shared_.open_connections.load(std::memory_order_relaxed) >= limit) {
+      metrics_->connection_refused();
+      boost::system::error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(kOverloadedResponse), ignored);
+      socket.close(ignored);
+    } else {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      asio::co_spawn(*io_, serve_connection(*this, std::move(socket)), asio::detached);
+    }
+    accept_next();
+  });
+}
+
+void Worker::connection_started() {
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  shared_.open_connections.fetch_add(1, std::memory_order_relaxed);
+  metrics_->connection_opened();
+}
+
+void Worker::connection_ended() {
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+  shared_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  metrics_->connection_closed();
+}
+
+void Worker::start_sweep_timer() {
+  sweep_timer_->expires_after(kSweepInterval);
+  sweep_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    sweep();
+    start_sweep_timer();
+  });
+}
+
+void Worker::sweep() {
+  auto now = Clock::now();
+  for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+    Deadline& d = *it++;
+    if (d.when() <= now) {
+      d.clear();
+      d.on_deadline();
+    }
+  }
+  access_log_.flush();
+}
+
+void Worker::begin_drain() {
+  asio::post(*io_, [this] {
+    draining_ = true;
+    boost::system::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+    for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+      Deadline& d = *it++;
+      d.on_drain();
+    }
+  });
+}
+
+void Worker::stop() { io_->stop(); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace bulwark::server

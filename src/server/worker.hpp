@@ -1,0 +1,94 @@
+#pragma once
+// A worker: one thread, one io_context, its own SO_REUSEPORT listener, its own upstream
+// pools and metrics shard. Connections never leave the worker that accepted them.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "gateway/runtime.hpp"
+#include "observe/access_log.hpp"
+#include "observe/metrics.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "server/deadline.hpp"
+
+namespace bulwark::server {
+
+// State every worker sees.
+struct SharedState {
+  explicit SharedState(size_t workers) : metrics(workers) {}
+  observe::Metrics metrics;
+  std::atomic<uint32_t> open_connections{0};
+  std::atomic<bool> draining{false};
+};
+
+// What a worker needs to serve one config generation.
+struct WorkerConfig {
+  std::shared_ptr<const gateway::Runtime> runtime;
+  std::vector<std::shared_ptr<proxy::UpstreamPool>> pools;  // parallel to runtime->upstreams
+  std::shared_ptr<observe::AccessLogSink> access_log;
+};
+
+class Worker {
+ public:
+  Worker(size_t index, SharedState& shared);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds this worker's listener (SO_REUSEPORT); throws std::system_error on failure.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Thread-safe: the worker switches to `config` for requests that start after this.
+  void install(WorkerConfig config);
+  void start();
+  // Thread-safe: stop accepting, close idle connections, let in-flight requests finish.
+  void begin_drain();
+  // Thread-safe: end everything now.
+  void stop();
+  void join();
+  uint32_t connections() const { return connections_.load(std::memory_order_relaxed); }
+
+  // For connections, on this worker's thread only.
+  boost::asio::io_context& io() { return *io_; }
+  const std::shared_ptr<const gateway::Runtime>& runtime() const { return runtime_; }
+  const std::shared_ptr<proxy::UpstreamPool>& pool(size_t upstream) const {
+    return pools_[upstream];
+  }
+  observe::MetricsShard& metrics() { return *metrics_; }
+  observe::AccessLogBuffer& access_log() { return access_log_; }
+  DeadlineList& deadlines() { return deadlines_; }
+  SharedState& shared() { return shared_; }
+  bool draining() const { return draining_; }
+  void connection_started();
+  void connection_ended();
+
+ private:
+  void apply(WorkerConfig config);
+  void sweep();
+  void start_sweep_timer();
+  void accept_next();
+
+  size_t index_;
+  SharedState& shared_;
+  // Destroyed explicitly (and first) in ~Worker: destroying it destroys suspended
+  // connection coroutines, which still use the members below.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::optional<boost::asio::steady_timer> sweep_timer_;
+  std::shared_ptr<const gateway::Runtime> runtime_;
+  std::vector<std::shared_ptr<proxy::UpstreamPool>> pools_;
+  observe::MetricsShard* metrics_;
+  observe::AccessLogBuffer access_log_;
+  DeadlineList deadlines_;
+  std::atomic<uint32_t> connections_{0};
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace bulwark::server
