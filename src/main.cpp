@@ -1,8 +1,8 @@
 // bulwark's command line: serve, check, --version, --help.
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <iostream>

@@ -5,7 +5,9 @@
 namespace bulwark::http {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
+}
 
 bool in_list(std::string_view name, const auto& list) {
   for (std::string_view candidate : list) {
@@ -26,8 +28,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 bool is_hop_by_hop(std::string_view name) {
   static constexpr std::array<std::string_view, 8> kHopByHop = {
-      "connection", "keep-alive", "proxy-connection", "te",
-      "trailer",    "transfer-encoding", "upgrade", "expect"};
+      "connection", "keep-alive",        "proxy-connection", "te",
+      "trailer",    "transfer-encoding", "upgrade",          "expect"};
   return in_list(name, kHopByHop);
 }
 

@@ -21,7 +21,8 @@ void for_each_list_token(std::string_view value, F&& on_token) {
     size_t comma = value.find(',', i);
     if (comma == std::string_view::npos) comma = value.size();
     std::string_view token = value.substr(i, comma - i);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     if (!token.empty()) on_token(token);
     i = comma + 1;

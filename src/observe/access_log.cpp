@@ -44,8 +44,8 @@ void append_record(std::string& out, const AccessRecord& r) {
   out += ",\"route\":";
   append_optional_string(out, r.route);
   fmt::format_to(std::back_inserter(out),
-                 ",\"status\":{},\"bytes\":{},\"bytes_received\":{},\"duration_us\":{}",
-                 r.status, r.bytes_sent, r.bytes_received, r.duration_us);
+                 ",\"status\":{},\"bytes\":{},\"bytes_received\":{},\"duration_us\":{}", r.status,
+                 r.bytes_sent, r.bytes_received, r.duration_us);
   out += ",\"upstream_us\":";
   if (r.upstream_us < 0) {
     out += "null";
@@ -71,11 +71,21 @@ void append_json_string(std::string& out, std::string_view value) {
   out += '"';
   for (unsigned char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         // Control bytes and non-ASCII bytes are escaped so that a hostile request can
         // never break the line or produce invalid UTF-8 in the log.

@@ -25,9 +25,9 @@ struct AccessRecord {
   uint64_t bytes_sent = 0;      // response body bytes written to the client
   uint64_t bytes_received = 0;  // request body bytes read from the client
   uint64_t duration_us = 0;
-  int64_t upstream_us = -1;     // -1: no upstream exchange
-  std::string_view upstream;    // target address, empty when none
-  std::string_view error;       // why bulwark answered itself (e.g. "header timeout")
+  int64_t upstream_us = -1;   // -1: no upstream exchange
+  std::string_view upstream;  // target address, empty when none
+  std::string_view error;     // why bulwark answered itself (e.g. "header timeout")
   std::string_view auth;
   std::string_view limit;
   std::string_view cache;

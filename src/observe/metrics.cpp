@@ -84,7 +84,8 @@ std::string Metrics::render_prometheus() const {
     for (size_t c = 0; c < 5; ++c) {
       uint64_t v = sum([&](const MetricsShard& s) { return load(s.routes_[r].by_class[c]); });
       if (v == 0) continue;
-      fmt::format_to(std::back_inserter(out), "bulwark_requests_total{{route=\"{}\",status=\"{}xx\"}} {}\n",
+      fmt::format_to(std::back_inserter(out),
+                     "bulwark_requests_total{{route=\"{}\",status=\"{}xx\"}} {}\n",
                      escape_label(route_names_[r]), c + 1, v);
     }
   }
@@ -108,7 +109,8 @@ std::string Metrics::render_prometheus() const {
       }
     }
     if (count == 0) continue;
-    uint64_t sum_us = sum([&](const MetricsShard& s) { return load(s.routes_[r].duration_sum_us); });
+    uint64_t sum_us =
+        sum([&](const MetricsShard& s) { return load(s.routes_[r].duration_sum_us); });
     out += lines;
     fmt::format_to(std::back_inserter(out),
                    "bulwark_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n"

@@ -19,14 +19,17 @@ enum class UpstreamError : uint8_t { connect = 0, timeout, reset, bad_response, 
 
 class MetricsShard {
  public:
-  static constexpr size_t kMaxRoutes = 256;     // slot 0 is "no route matched"
+  static constexpr size_t kMaxRoutes = 256;  // slot 0 is "no route matched"
   static constexpr size_t kMaxUpstreams = 256;
   static constexpr std::array<double, 14> kBucketsSeconds = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
   void record_request(uint32_t route_slot, unsigned status, uint64_t duration_us);
   void record_upstream_error(uint32_t upstream_slot, UpstreamError kind);
-  void connection_opened() { add(open_connections_, 1); add(connections_total_, 1); }
+  void connection_opened() {
+    add(open_connections_, 1);
+    add(connections_total_, 1);
+  }
   void connection_closed() { add(open_connections_, -1); }
   void connection_refused() { add(connections_refused_, 1); }
   void upstream_connection_opened() { add(upstream_connects_, 1); }

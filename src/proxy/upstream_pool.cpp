@@ -24,9 +24,8 @@ UpstreamPool::UpstreamPool(const gateway::CompiledUpstream& config,
                            std::vector<std::vector<boost::asio::ip::tcp::endpoint>> resolved)
     : config_(config) {
   for (size_t i = 0; i < resolved.size(); ++i) {
-    targets_.push_back(UpstreamTarget{.addresses = std::move(resolved[i]),
-                                      .label = config.targets[i].to_string(),
-                                      .idle = {}});
+    targets_.push_back(UpstreamTarget{
+        .addresses = std::move(resolved[i]), .label = config.targets[i].to_string(), .idle = {}});
   }
 }
 

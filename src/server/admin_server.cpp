@@ -67,8 +67,8 @@ bhttp::response<bhttp::string_body> handle(const bhttp::request<bhttp::string_bo
     return response;
   }
   std::string body = "{\"error\":\"not_found\",\"detail\":";
-  observe::append_json_string(body, "no admin endpoint " + std::string(target) +
-                                        "; try /healthz, /readyz or /metrics");
+  observe::append_json_string(
+      body, "no admin endpoint " + std::string(target) + "; try /healthz, /readyz or /metrics");
   body += '}';
   return json_response(bhttp::status::not_found, std::move(body));
 }
@@ -104,7 +104,9 @@ asio::awaitable<void> serve_admin(tcp::socket socket, observe::Metrics& metrics,
 AdminServer::AdminServer(observe::Metrics& metrics, ReadinessProbe readiness)
     : metrics_(metrics), readiness_(std::move(readiness)) {}
 
-AdminServer::~AdminServer() { stop(); }
+AdminServer::~AdminServer() {
+  stop();
+}
 
 void AdminServer::listen(const tcp::endpoint& endpoint) {
   acceptor_.emplace(io_);
@@ -128,7 +130,8 @@ void AdminServer::start() {
 void AdminServer::accept_next() {
   acceptor_->async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-    if (!ec) asio::co_spawn(io_, serve_admin(std::move(socket), metrics_, readiness_), asio::detached);
+    if (!ec)
+      asio::co_spawn(io_, serve_admin(std::move(socket), metrics_, readiness_), asio::detached);
     accept_next();
   });
 }

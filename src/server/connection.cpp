@@ -39,7 +39,9 @@ using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
 using RequestSerializer = bhttp::request_serializer<bhttp::buffer_body>;
 using ResponseSerializer = bhttp::response_serializer<bhttp::buffer_body>;
 
-auto redirect(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+auto redirect(error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
 
 bool is_idempotent(bhttp::verb method) {
   switch (method) {
@@ -57,24 +59,44 @@ bool is_idempotent(bhttp::verb method) {
 
 std::string_view status_error_name(unsigned status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 408: return "request_timeout";
-    case 413: return "payload_too_large";
-    case 431: return "request_header_fields_too_large";
-    case 501: return "not_implemented";
-    case 502: return "bad_gateway";
-    case 503: return "service_unavailable";
-    case 504: return "gateway_timeout";
-    case 505: return "http_version_not_supported";
-    default: return "error";
+    case 400:
+      return "bad_request";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "payload_too_large";
+    case 431:
+      return "request_header_fields_too_large";
+    case 501:
+      return "not_implemented";
+    case 502:
+      return "bad_gateway";
+    case 503:
+      return "service_unavailable";
+    case 504:
+      return "gateway_timeout";
+    case 505:
+      return "http_version_not_supported";
+    default:
+      return "error";
   }
 }
 
 // Where the exchange stands; decides what an expired deadline means.
-enum class Phase { idle, head, body, upstream_connect, upstream_send, upstream_wait, upstream_body,
-                   respond };
+enum class Phase {
+  idle,
+  head,
+  body,
+  upstream_connect,
+  upstream_send,
+  upstream_wait,
+  upstream_body,
+  respond
+};
 
 bool is_upstream_phase(Phase p) {
   return p == Phase::upstream_connect || p == Phase::upstream_send || p == Phase::upstream_wait ||
@@ -273,7 +295,8 @@ asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) 
       scanned = pos + 1;
     }
     if (data.size() >= lim.max_header_bytes) {
-      co_return Head{Head::refused, 0, {431, "request head exceeds server.limits.max_header_bytes"}};
+      co_return Head{
+          Head::refused, 0, {431, "request head exceeds server.limits.max_header_bytes"}};
     }
     if (phase_ == Phase::idle && !data.empty()) arm(Phase::head, lim.header_timeout);
     error_code ec;
@@ -360,8 +383,8 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   if (!route_index) {
     bool other_method = runtime.router.path_matches_other_method(host, exchange_.path);
     ErrorReply error{other_method ? 405u : 404u,
-                     (other_method ? "method not allowed: " : "no route for ") +
-                         exchange_.method + " " + exchange_.path};
+                     (other_method ? "method not allowed: " : "no route for ") + exchange_.method +
+                         " " + exchange_.path};
     if (other_method) error.allow = runtime.router.allowed_methods(host, exchange_.path);
     co_await reply_error(error, client_keep_alive && !draining_);
     co_return client_keep_alive;
@@ -386,12 +409,10 @@ void ClientConnection::prepare_upstream_request(bhttp::request<bhttp::buffer_bod
 
   // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
   std::vector<std::string> connection_tokens;
-  for (auto it = request.find(bhttp::field::connection); it != request.end() &&
-                                                         it->name() == bhttp::field::connection;
-       ++it) {
-    http::for_each_list_token(it->value(), [&](std::string_view token) {
-      connection_tokens.emplace_back(token);
-    });
+  for (auto it = request.find(bhttp::field::connection);
+       it != request.end() && it->name() == bhttp::field::connection; ++it) {
+    http::for_each_list_token(
+        it->value(), [&](std::string_view token) { connection_tokens.emplace_back(token); });
   }
   std::string incoming_xff;
   std::string forwarded_proto;
@@ -430,8 +451,7 @@ void ClientConnection::prepare_upstream_request(bhttp::request<bhttp::buffer_bod
   request.target(new_target);
   request.version(11);
   if (!target.authority.empty()) request.set(bhttp::field::host, target.authority);
-  request.set("X-Forwarded-For",
-              http::forwarded_for_value(incoming_xff, peer_trusted, client_ip_));
+  request.set("X-Forwarded-For", http::forwarded_for_value(incoming_xff, peer_trusted, client_ip_));
   request.set("X-Forwarded-Proto",
               forwarded_proto.empty() ? std::string_view("http") : forwarded_proto);
   if (!host.empty()) {
@@ -503,8 +523,7 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
     stale_retried = true;
   }
   exchange_.upstream_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_start)
-          .count();
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_start).count();
   if (!answered) {
     upstream_.reset();
     if (error.status == 0) error = {502, "upstream '" + upstream_config.name + "' failed"};
@@ -545,10 +564,10 @@ asio::awaitable<bool> ClientConnection::read_response_head(bool& retryable, Erro
           timed_out ? observe::UpstreamError::timeout
                     : (closed_silently ? observe::UpstreamError::reset
                                        : observe::UpstreamError::bad_response));
-      error = timed_out ? ErrorReply{504, "upstream '" + upstream_config.name +
-                                              "' did not answer in time"}
-                        : ErrorReply{502, "upstream '" + upstream_config.name +
-                                              "' sent no valid response"};
+      error =
+          timed_out
+              ? ErrorReply{504, "upstream '" + upstream_config.name + "' did not answer in time"}
+              : ErrorReply{502, "upstream '" + upstream_config.name + "' sent no valid response"};
       co_return false;
     }
     unsigned status = response_parser.get().result_int();
@@ -663,9 +682,8 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   std::vector<std::string> connection_tokens;
   for (auto it = response.find(bhttp::field::connection);
        it != response.end() && it->name() == bhttp::field::connection; ++it) {
-    http::for_each_list_token(it->value(), [&](std::string_view token) {
-      connection_tokens.emplace_back(token);
-    });
+    http::for_each_list_token(
+        it->value(), [&](std::string_view token) { connection_tokens.emplace_back(token); });
   }
   for (auto it = response.begin(); it != response.end();) {
     std::string_view name = it->name_string();
@@ -705,22 +723,21 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
     finish_exchange();
     co_return keep_alive && !ec;
   }
-  Relay relay = co_await relay_body(upstream_->socket, upstream_->buffer, parser, client_,
-                                    serializer, Phase::upstream_body, upstream_config.timeout,
-                                    Phase::respond, limits().idle_timeout, exchange_.bytes_sent,
-                                    ec);
+  Relay relay = co_await relay_body(
+      upstream_->socket, upstream_->buffer, parser, client_, serializer, Phase::upstream_body,
+      upstream_config.timeout, Phase::respond, limits().idle_timeout, exchange_.bytes_sent, ec);
   if (relay == Relay::read_failed) {
-    worker_.metrics().record_upstream_error(
-        upstream_config.metrics_slot, expired(Phase::upstream_body)
-                                          ? observe::UpstreamError::timeout
-                                          : observe::UpstreamError::reset);
+    worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
+                                            expired(Phase::upstream_body)
+                                                ? observe::UpstreamError::timeout
+                                                : observe::UpstreamError::reset);
     exchange_.error = "upstream failed mid-response";
   } else if (relay == Relay::write_failed) {
     exchange_.error = "client went away mid-response";
   }
   upstream_reusable = relay == Relay::ok && upstream_keep_alive && !close_delimited;
   finish_exchange();
-  co_return relay == Relay::ok && keep_alive;
+  co_return relay == Relay::ok&& keep_alive;
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, bool keep_alive) {

@@ -29,7 +29,6 @@ class Deadline : public boost::intrusive::list_base_hook<
   Clock::time_point when_ = Clock::time_point::max();
 };
 
-using DeadlineList =
-    boost::intrusive::list<Deadline, boost::intrusive::constant_time_size<false>>;
+using DeadlineList = boost::intrusive::list<Deadline, boost::intrusive::constant_time_size<false>>;
 
 }  // namespace bulwark::server

@@ -28,20 +28,26 @@ unsigned worker_count(const config::Config& config) {
 tcp::endpoint resolve_listen(const config::Endpoint& endpoint) {
   asio::io_context io;
   tcp::resolver resolver(io);
-  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port),
-                                  asio::ip::resolver_base::passive |
-                                      asio::ip::resolver_base::numeric_service);
+  auto results =
+      resolver.resolve(endpoint.host, std::to_string(endpoint.port),
+                       asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
   return results.begin()->endpoint();
 }
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::trace: return spdlog::level::trace;
-    case config::LogLevel::debug: return spdlog::level::debug;
-    case config::LogLevel::info: return spdlog::level::info;
-    case config::LogLevel::warn: return spdlog::level::warn;
-    case config::LogLevel::error: return spdlog::level::err;
-    case config::LogLevel::off: return spdlog::level::off;
+    case config::LogLevel::trace:
+      return spdlog::level::trace;
+    case config::LogLevel::debug:
+      return spdlog::level::debug;
+    case config::LogLevel::info:
+      return spdlog::level::info;
+    case config::LogLevel::warn:
+      return spdlog::level::warn;
+    case config::LogLevel::error:
+      return spdlog::level::err;
+    case config::LogLevel::off:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -85,7 +91,8 @@ struct GatewayServer::Impl {
     for (size_t w = 0; w < workers.size(); ++w) {
       WorkerConfig wc{.runtime = runtime, .pools = {}, .access_log = access_log};
       for (size_t u = 0; u < runtime->upstreams.size(); ++u) {
-        wc.pools.push_back(std::make_shared<proxy::UpstreamPool>(runtime->upstreams[u], resolved[u]));
+        wc.pools.push_back(
+            std::make_shared<proxy::UpstreamPool>(runtime->upstreams[u], resolved[u]));
       }
       out.push_back(std::move(wc));
     }
@@ -219,6 +226,8 @@ GatewayServer::GatewayServer(config::Config config, std::string config_path)
 
 GatewayServer::~GatewayServer() = default;
 
-int GatewayServer::run() { return impl_->run(); }
+int GatewayServer::run() {
+  return impl_->run();
+}
 
 }  // namespace bulwark::server

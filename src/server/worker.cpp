@@ -159,7 +159,9 @@ void Worker::begin_drain() {
   });
 }
 
-void Worker::stop() { io_->stop(); }
+void Worker::stop() {
+  io_->stop();
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
