@@ -98,11 +98,6 @@ enum class Phase {
   respond
 };
 
-bool is_upstream_phase(Phase p) {
-  return p == Phase::upstream_connect || p == Phase::upstream_send || p == Phase::upstream_wait ||
-         p == Phase::upstream_body;
-}
-
 struct ErrorReply {
   unsigned status = 0;
   std::string detail;
@@ -160,10 +155,18 @@ class ClientConnection final : public Deadline {
   void on_deadline() override {
     expired_ = phase_;
     error_code ignored;
-    if (is_upstream_phase(phase_)) {
-      if (upstream_) upstream_->socket.close(ignored);
-    } else {
-      client_.close(ignored);
+    switch (phase_) {
+      case Phase::head:
+      case Phase::body:
+        // Only the read stops: the client still gets its 408 before the close.
+        client_.cancel(ignored);
+        break;
+      case Phase::idle:
+      case Phase::respond:
+        client_.close(ignored);
+        break;
+      default:
+        if (upstream_) upstream_->socket.close(ignored);
     }
   }
 
