@@ -121,10 +121,15 @@ std::string unknown_key_message(std::string_view key, std::span<const Field> fie
            " is not supported by this version of bulwark (it arrives in a later version): "
            "remove it";
   }
+  if (key == "<<") {
+    return "YAML merge keys ('<<') are not supported by the YAML library bulwark uses: write "
+           "the keys out (an alias of a whole mapping, as in 'api2: *api', does work)";
+  }
   const auto names = field_names(fields);
   const std::string hint = closest_match(key, names);
-  if (!hint.empty())
+  if (!hint.empty()) {
     return "unknown key " + in_quotes(key) + ": did you mean " + in_quotes(hint) + "?";
+  }
   return "unknown key " + in_quotes(key) + ": the keys allowed here are " + join(names);
 }
 
@@ -220,6 +225,7 @@ std::string path_problem(std::string_view path) {
 // Why `host` is not a route host ("api.example.com" or "*.example.com"), or "".
 std::string host_problem(std::string_view host) {
   if (host.empty() || host == "*") return "leave host out to match any host";
+  if (host.front() == '[') return "IPv6 literals are not supported as route hosts";
   if (host.find(':') != std::string_view::npos) {
     return "write the host name alone: the port is ignored when matching hosts";
   }
@@ -341,6 +347,7 @@ class Loader {
   void load_server_limits(const Value& section);
   void load_admin(const Value& section);
   void load_log(const Value& section);
+  void load_log_level(const Value& v);
   void load_upstreams(const Value& section);
   void load_upstream(const Entry& entry);
   void load_targets(const Value& v, std::vector<Endpoint>& targets);
@@ -348,6 +355,7 @@ class Loader {
   void load_route(const Value& item);
   void load_route_upstream(const Value& v, std::string& upstream);
   void load_match(const Value& section, RouteMatch& match);
+  void load_host(const Value& v, std::optional<std::string>& host);
   void load_methods(const Value& v, std::vector<std::string>& methods);
 
   // Checks across sections.
@@ -661,21 +669,7 @@ void Loader::load_admin(const Value& section) {
 
 void Loader::load_log(const Value& section) {
   const Field fields[] = {
-      {"level",
-       [&](const Value& v) {
-         const std::string expected = "one of " + join(kLogLevelNames);
-         const auto text = scalar(v, expected);
-         if (!text) return;
-         const auto* found = std::find(std::begin(kLogLevelNames), std::end(kLogLevelNames), *text);
-         if (found != std::end(kLogLevelNames)) {
-           config_.log.level = kLogLevels[found - std::begin(kLogLevelNames)];
-           return;
-         }
-         const std::string hint = closest_match(*text, kLogLevelNames);
-         error(v, "unknown level " + in_quotes(*text) +
-                      (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") +
-                      " (levels: " + join(kLogLevelNames) + ")");
-       }},
+      {"level", [&](const Value& v) { load_log_level(v); }},
       {"access",
        [&](const Value& v) {
          const auto text = scalar(v, "stdout, stderr, off or a file path");
@@ -687,6 +681,20 @@ void Loader::load_log(const Value& section) {
        }},
   };
   load_fields(section, fields);
+}
+
+void Loader::load_log_level(const Value& v) {
+  const auto text = scalar(v, "one of " + join(kLogLevelNames));
+  if (!text) return;
+  const auto* found = std::find(std::begin(kLogLevelNames), std::end(kLogLevelNames), *text);
+  if (found != std::end(kLogLevelNames)) {
+    config_.log.level = kLogLevels[found - std::begin(kLogLevelNames)];
+    return;
+  }
+  const std::string hint = closest_match(*text, kLogLevelNames);
+  error(v, "unknown level " + in_quotes(*text) +
+               (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") +
+               " (levels: " + join(kLogLevelNames) + ")");
 }
 
 void Loader::load_upstreams(const Value& section) {
@@ -800,8 +808,7 @@ void Loader::load_route_upstream(const Value& v, std::string& upstream) {
   for (const Upstream& u : config_.upstreams) defined.push_back(u.name);
   if (defined.empty()) {
     error(v, "no upstream named " + in_quotes(*name) +
-                 ": no upstreams are defined; add one under "
-                 "'upstreams'");
+                 ": no upstreams are defined; add one under 'upstreams'");
     return;
   }
   const std::string hint = closest_match(*name, defined);
@@ -823,18 +830,7 @@ void Loader::load_match(const Value& section, RouteMatch& match) {
   };
   unsigned prefix_line = 0;
   const Field fields[] = {
-      {"host",
-       [&](const Value& v) {
-         const auto text = scalar(v, "a host name like api.example.com or *.example.com");
-         if (!text) return;
-         const std::string host = to_lower(*text);
-         const std::string problem = host_problem(host);
-         if (!problem.empty()) {
-           error(v, problem);
-           return;
-         }
-         match.host = host;
-       }},
+      {"host", [&](const Value& v) { load_host(v, match.host); }},
       {"path", [&](const Value& v) { load_path(v, match.path); }},
       {"path_prefix",
        [&](const Value& v) {
@@ -849,6 +845,18 @@ void Loader::load_match(const Value& section, RouteMatch& match) {
           "path and path_prefix exclude each other: keep path for one exact path, or "
           "path_prefix for a subtree");
   }
+}
+
+void Loader::load_host(const Value& v, std::optional<std::string>& host) {
+  const auto text = scalar(v, "a host name like api.example.com or *.example.com");
+  if (!text) return;
+  const std::string lower = to_lower(*text);  // hosts compare case-insensitively
+  const std::string problem = host_problem(lower);
+  if (!problem.empty()) {
+    error(v, problem);
+    return;
+  }
+  host = lower;
 }
 
 void Loader::load_methods(const Value& v, std::vector<std::string>& methods) {

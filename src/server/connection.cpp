@@ -181,11 +181,7 @@ class ClientConnection final : public Deadline {
   }
 
  private:
-  struct Head {
-    enum Kind { ready, closed, refused } kind = closed;
-    size_t bytes = 0;
-    ErrorReply error;
-  };
+  enum class Head { ready, closed, refused };
 
   void arm(Phase phase, config::Duration timeout) {
     phase_ = phase;
@@ -218,6 +214,12 @@ class ClientConnection final : public Deadline {
   void prepare_upstream_request(bhttp::request<bhttp::buffer_body>& request,
                                 const http::NormalizedTarget& target, std::string_view host);
   asio::awaitable<bool> reply_error(const ErrorReply& error, bool keep_alive);
+  // A refusal is recorded first and sent by send_refusal(), so that no temporary with a
+  // destructor appears inside a co_await expression: GCC 12 destroys some of those twice.
+  void set_refusal(unsigned status, std::string detail) {
+    refusal_ = ErrorReply{status, std::move(detail), {}};
+  }
+  asio::awaitable<bool> send_refusal();
   void finish_exchange();
 
   Worker& worker_;
@@ -233,6 +235,8 @@ class ClientConnection final : public Deadline {
   std::array<char, kChunkBytes> chunk_{};
   std::vector<http::HeaderField> fields_;
   Exchange exchange_;
+  ErrorReply refusal_;
+  size_t head_bytes_ = 0;  // set by read_head when it returns Head::ready
   Phase phase_ = Phase::idle;
   std::optional<Phase> expired_;
   bool draining_ = false;
@@ -245,14 +249,14 @@ asio::awaitable<void> ClientConnection::run() {
     if (!runtime_) break;
     Head head = co_await read_head(first);
     first = false;
-    if (head.kind == Head::closed) break;
-    if (head.kind == Head::refused) {
+    if (head == Head::closed) break;
+    if (head == Head::refused) {
       exchange_.start = Clock::now();
       exchange_.request_id = observe::generate_request_id();
-      co_await reply_error(head.error, false);
+      co_await reply_error(refusal_, false);
       break;
     }
-    bool keep_alive = co_await handle_request(head.bytes);
+    bool keep_alive = co_await handle_request(head_bytes_);
     if (!keep_alive || draining_ || !client_.is_open()) break;
   }
   clear();
@@ -289,17 +293,19 @@ asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) 
       }
       size_t pos = static_cast<const char*>(lf) - data.data();
       if (pos == 0 || data[pos - 1] != '\r') {
-        co_return Head{Head::refused, 0, {400, "bare LF in request head"}};
+        set_refusal(400, "bare LF in request head");
+        co_return Head::refused;
       }
       if (pos >= 3 && data.substr(pos - 3, 4) == "\r\n\r\n") {
         if (pos + 1 > lim.max_header_bytes) break;
-        co_return Head{Head::ready, pos + 1, {}};
+        head_bytes_ = pos + 1;
+        co_return Head::ready;
       }
       scanned = pos + 1;
     }
     if (data.size() >= lim.max_header_bytes) {
-      co_return Head{
-          Head::refused, 0, {431, "request head exceeds server.limits.max_header_bytes"}};
+      set_refusal(431, "request head exceeds server.limits.max_header_bytes");
+      co_return Head::refused;
     }
     if (phase_ == Phase::idle && !data.empty()) arm(Phase::head, lim.header_timeout);
     error_code ec;
@@ -307,9 +313,10 @@ asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) 
     in_buf_.commit(n);
     if (ec) {
       if (expired(Phase::head)) {
-        co_return Head{Head::refused, 0, {408, "request head not received in time"}};
+        set_refusal(408, "request head not received in time");
+        co_return Head::refused;
       }
-      co_return Head{};  // idle timeout, drain, or the client went away
+      co_return Head::closed;  // idle timeout, drain, or the client went away
     }
     if (phase_ == Phase::idle) arm(Phase::head, lim.header_timeout);
   }
@@ -318,16 +325,14 @@ asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) 
 asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   exchange_ = Exchange{};
   exchange_.start = Clock::now();
+  // A request is served by the config current when its head arrived (a reload may have
+  // happened while this connection sat idle).
+  runtime_ = worker_.runtime();
   std::string_view head = buffered().substr(0, head_bytes);
 
-  auto refuse = [&](unsigned status, std::string detail) -> asio::awaitable<bool> {
-    if (exchange_.request_id.empty()) exchange_.request_id = observe::generate_request_id();
-    co_await reply_error({status, std::move(detail)}, false);
-    co_return false;
-  };
-
   if (auto verdict = http::check_raw_head(head); !verdict.ok()) {
-    co_return co_await refuse(verdict.status, std::string(verdict.reason));
+    set_refusal(verdict.status, std::string(verdict.reason));
+    co_return co_await send_refusal();
   }
   auto& parser = request_parser_.emplace();
   parser.eager(false);
@@ -336,10 +341,16 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   error_code ec;
   size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
   if (ec || !parser.is_header_done()) {
-    if (ec == bhttp::error::bad_version) {
-      co_return co_await refuse(505, "only HTTP/1.0 and HTTP/1.1 are served here");
+    if (ec == bhttp::error::body_limit) {
+      set_refusal(413, "request body exceeds server.limits.max_body_bytes");
+      co_return co_await send_refusal();
     }
-    co_return co_await refuse(400, "malformed request head: " + ec.message());
+    if (ec == bhttp::error::bad_version) {
+      set_refusal(505, "only HTTP/1.0 and HTTP/1.1 are served here");
+      co_return co_await send_refusal();
+    }
+    set_refusal(400, "malformed request head: " + ec.message());
+    co_return co_await send_refusal();
   }
   in_buf_.consume(used);
   auto& request = parser.get();
@@ -353,7 +364,8 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   for (const auto& field : request) fields_.push_back({field.name_string(), field.value()});
   if (auto verdict = http::check_request_head(request.version(), fields_); !verdict.ok()) {
     exchange_.path = std::string(request.target());
-    co_return co_await refuse(verdict.status, std::string(verdict.reason));
+    set_refusal(verdict.status, std::string(verdict.reason));
+    co_return co_await send_refusal();
   }
 
   auto request_id = request["X-Request-Id"];
@@ -364,7 +376,8 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   auto normalized = http::normalize_target(request.target());
   if (!normalized.ok) {
     exchange_.path = std::string(request.target());
-    co_return co_await refuse(400, std::string(normalized.error));
+    set_refusal(400, std::string(normalized.error));
+    co_return co_await send_refusal();
   }
   exchange_.path = normalized.target.path;
 
@@ -374,7 +387,10 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   std::string host;
   if (!host_value.empty()) {
     auto parsed = http::host_without_port(host_value);
-    if (!parsed) co_return co_await refuse(400, "invalid Host");
+    if (!parsed) {
+      set_refusal(400, "invalid Host");
+      co_return co_await send_refusal();
+    }
     host = std::move(*parsed);
   }
 
@@ -397,7 +413,8 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   exchange_.route_slot = route.metrics_slot;
 
   if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
-    co_return co_await refuse(413, "request body exceeds server.limits.max_body_bytes");
+    set_refusal(413, "request body exceeds server.limits.max_body_bytes");
+    co_return co_await send_refusal();
   }
 
   prepare_upstream_request(request, normalized.target, host_value);
@@ -741,6 +758,12 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   upstream_reusable = relay == Relay::ok && upstream_keep_alive && !close_delimited;
   finish_exchange();
   co_return relay == Relay::ok&& keep_alive;
+}
+
+asio::awaitable<bool> ClientConnection::send_refusal() {
+  if (exchange_.request_id.empty()) exchange_.request_id = observe::generate_request_id();
+  co_await reply_error(refusal_, false);
+  co_return false;
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, bool keep_alive) {
