@@ -747,10 +747,17 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
       upstream_->socket, upstream_->buffer, parser, client_, serializer, Phase::upstream_body,
       upstream_config.timeout, Phase::respond, limits().idle_timeout, exchange_.bytes_sent, ec);
   if (relay == Relay::read_failed) {
-    worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
-                                            expired(Phase::upstream_body)
-                                                ? observe::UpstreamError::timeout
-                                                : observe::UpstreamError::reset);
+    bool timed_out = expired(Phase::upstream_body);
+    worker_.metrics().record_upstream_error(
+        upstream_config.metrics_slot,
+        timed_out ? observe::UpstreamError::timeout : observe::UpstreamError::reset);
+    if (!serializer.is_header_done()) {
+      // Nothing reached the client yet: it can still get a proper error.
+      ErrorReply reply{timed_out ? 504u : 502u,
+                       "upstream '" + upstream_config.name + "' failed mid-response"};
+      upstream_reusable = false;
+      co_return co_await reply_error(reply, false);
+    }
     exchange_.error = "upstream failed mid-response";
   } else if (relay == Relay::write_failed) {
     exchange_.error = "client went away mid-response";
