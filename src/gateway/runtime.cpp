@@ -11,11 +11,9 @@ bool Runtime::is_trusted_proxy(const std::array<uint8_t, 16>& ip) const {
 
 std::shared_ptr<const Runtime> compile_runtime(config::Config config, observe::Metrics& metrics,
                                                uint64_t generation) {
-  auto runtime = std::make_shared<Runtime>(Runtime{.config = {},
-                                                   .router = http::Router(config.routes),
-                                                   .routes = {},
-                                                   .upstreams = {},
-                                                   .generation = generation});
+  auto runtime = std::make_shared<Runtime>();
+  runtime->router = http::Router(config.routes);
+  runtime->generation = generation;
   for (const auto& u : config.upstreams) {
     runtime->upstreams.push_back(CompiledUpstream{.name = u.name,
                                                   .targets = u.targets,

@@ -13,8 +13,8 @@ struct HeaderField {
 };
 
 struct FramingVerdict {
-  int status = 0;               // 0: acceptable; else 400, 501 or 505, and the connection closes
-  std::string_view reason;      // short and stable, for the JSON error body and the log
+  int status = 0;           // 0: acceptable; else 400, 501 or 505, and the connection closes
+  std::string_view reason;  // short and stable, for the JSON error body and the log
   bool ok() const { return status == 0; }
 };
 

@@ -169,12 +169,6 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-NormalizeResult refuse(std::string_view reason) {
-  NormalizeResult result;
-  result.error = reason;
-  return result;
-}
-
 // absolute-form (RFC 9112 §3.2.2): "http://" or "https://" authority path-abempty [?query].
 // On success `rest` is what follows the authority (path and query, maybe empty).
 std::string_view split_absolute_form(std::string_view target, std::string& authority,
@@ -201,26 +195,37 @@ std::string_view split_absolute_form(std::string_view target, std::string& autho
 
 }  // namespace
 
-NormalizeResult normalize_target(std::string_view target) {
+void normalize_target(std::string_view target, NormalizeResult& result) {
+  result.ok = false;
+  result.error = {};
+  result.target.path.clear();
+  result.target.query.clear();
+  result.target.has_query = false;
+  result.target.authority.clear();
+  auto fail = [&](std::string_view reason) { result.error = reason; };
   // A fragment is never sent (RFC 9110 §7.1); its presence means a confused client.
-  if (target.find('#') != std::string_view::npos) return refuse("fragment in request-target");
-  NormalizeResult result;
+  if (target.find('#') != std::string_view::npos) return fail("fragment in request-target");
   std::string_view rest = target;
   if (target.empty() || target.front() != '/') {
     auto error = split_absolute_form(target, result.target.authority, rest);
-    if (!error.empty()) return refuse(error);
+    if (!error.empty()) return fail(error);
   }
   size_t question = rest.find('?');
   std::string_view path = rest.substr(0, question);
   if (question != std::string_view::npos) {
     std::string_view query = rest.substr(question + 1);
-    if (auto error = check_query(query); !error.empty()) return refuse(error);
+    if (auto error = check_query(query); !error.empty()) return fail(error);
     result.target.query.assign(query);
     result.target.has_query = true;
   }
   if (path.empty()) path = "/";  // absolute-form with an empty path (RFC 9112 §3.2.1)
-  if (auto error = normalize_path(path, result.target.path); !error.empty()) return refuse(error);
+  if (auto error = normalize_path(path, result.target.path); !error.empty()) return fail(error);
   result.ok = true;
+}
+
+NormalizeResult normalize_target(std::string_view target) {
+  NormalizeResult result;
+  normalize_target(target, result);
   return result;
 }
 

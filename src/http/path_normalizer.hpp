@@ -8,8 +8,8 @@
 namespace bulwark::http {
 
 struct NormalizedTarget {
-  std::string path;       // normalized, starts with '/', still percent-encoded where needed
-  std::string query;      // raw query without the '?', empty when absent
+  std::string path;   // normalized, starts with '/', still percent-encoded where needed
+  std::string query;  // raw query without the '?', empty when absent
   bool has_query = false;
   std::string authority;  // host[:port] from an absolute-form target, else empty
 };
@@ -33,5 +33,7 @@ struct NormalizeResult {
 // The query is kept as sent (it is not used for routing), but must not hold raw control
 // bytes or bytes >= 0x80, and its escapes must be well formed.
 NormalizeResult normalize_target(std::string_view target);
+// The same, into `result`, reusing its strings' capacity (the per-request hot path).
+void normalize_target(std::string_view target, NormalizeResult& result);
 
 }  // namespace bulwark::http

@@ -25,6 +25,7 @@ struct RouteMatcher {
 
 class Router {
  public:
+  Router() = default;
   explicit Router(const std::vector<config::Route>& routes);
 
   // Index into the routes given at construction, or nullopt (→ 404).

@@ -39,14 +39,19 @@ bool is_acceptable_request_id(std::string_view id) {
   return true;
 }
 
-std::string generate_request_id() {
+void generate_request_id(std::string& out) {
   thread_local Xoshiro256 rng;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
+  out.resize(32);
   for (int half = 0; half < 2; ++half) {
     uint64_t v = rng.next();
-    for (int i = 0; i < 16; ++i) id[half * 16 + i] = kHex[(v >> (i * 4)) & 0xf];
+    for (int i = 0; i < 16; ++i) out[half * 16 + i] = kHex[(v >> (i * 4)) & 0xf];
   }
+}
+
+std::string generate_request_id() {
+  std::string id;
+  generate_request_id(id);
   return id;
 }
 

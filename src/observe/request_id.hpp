@@ -12,5 +12,7 @@ bool is_acceptable_request_id(std::string_view id);
 
 // 32 lower-case hex digits from a per-thread generator seeded from the OS.
 std::string generate_request_id();
+// The same, into `out` (replacing its content, reusing its capacity).
+void generate_request_id(std::string& out);
 
 }  // namespace bulwark::observe

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstring>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "http/router.hpp"
 #include "observe/access_log.hpp"
 #include "observe/request_id.hpp"
+#include "proxy/message_head.hpp"
 #include "server/worker.hpp"
 
 namespace bulwark::server {
@@ -34,10 +36,11 @@ constexpr size_t kChunkBytes = 16 * 1024;
 constexpr size_t kReadBytes = 16 * 1024;
 constexpr uint64_t kMaxResponseHeadBytes = 64 * 1024;
 
-using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
-using RequestSerializer = bhttp::request_serializer<bhttp::buffer_body>;
-using ResponseSerializer = bhttp::response_serializer<bhttp::buffer_body>;
+// Parsed fields live in a per-connection arena released after each exchange: no heap
+// allocation per field in steady state.
+using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
+using RequestParser = bhttp::request_parser<bhttp::buffer_body, FieldsAllocator>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body, FieldsAllocator>;
 
 auto redirect(error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
@@ -203,16 +206,17 @@ class ClientConnection final : public Deadline {
   asio::awaitable<bool> send_request(RequestParser& parser, bool has_body, ErrorReply& error,
                                      bool& retryable);
   asio::awaitable<bool> relay_response(ResponseParser& parser, bool& upstream_reusable);
-  template <bool isRequest>
-  asio::awaitable<Relay> relay_body(tcp::socket& in, beast::flat_buffer& in_buffer,
-                                    bhttp::parser<isRequest, bhttp::buffer_body>& parser,
-                                    tcp::socket& out,
-                                    bhttp::serializer<isRequest, bhttp::buffer_body>& serializer,
-                                    Phase read_phase, config::Duration read_timeout,
-                                    Phase write_phase, config::Duration write_timeout,
-                                    uint64_t& body_bytes, error_code& ec);
-  void prepare_upstream_request(bhttp::request<bhttp::buffer_body>& request,
-                                const http::NormalizedTarget& target, std::string_view host);
+  // Moves one message from `in` to `out`: `head` first (already written by bulwark), then
+  // the body in pieces of up to kChunkBytes, chunk-framed when `chunked_out`. Nothing is
+  // held whole. `head_written` tells whether any byte reached `out`.
+  template <class Parser>
+  asio::awaitable<Relay> relay(tcp::socket& in, beast::flat_buffer& in_buffer, Parser& parser,
+                               tcp::socket& out, std::string_view head, bool chunked_out,
+                               Phase read_phase, config::Duration read_timeout, Phase write_phase,
+                               config::Duration write_timeout, uint64_t& body_bytes,
+                               bool& head_written, error_code& ec);
+  void write_upstream_head(const RequestParser& parser, proxy::BodyFraming framing);
+  void end_exchange();
   asio::awaitable<bool> reply_error(const ErrorReply& error, bool keep_alive);
   // A refusal is recorded first and sent by send_refusal(), so that no temporary with a
   // destructor appears inside a co_await expression: GCC 12 destroys some of those twice.
@@ -230,10 +234,16 @@ class ClientConnection final : public Deadline {
   std::shared_ptr<const gateway::Runtime> runtime_;
   std::shared_ptr<proxy::UpstreamPool> pool_;
   std::unique_ptr<proxy::UpstreamConnection> upstream_;
+  std::array<std::byte, 8192> arena_buffer_;
+  std::pmr::monotonic_buffer_resource arena_{arena_buffer_.data(), arena_buffer_.size()};
   std::optional<RequestParser> request_parser_;
   std::optional<ResponseParser> response_parser_;
+  http::NormalizeResult normalized_;
   std::array<char, kChunkBytes> chunk_{};
-  std::vector<http::HeaderField> fields_;
+  std::vector<http::HeaderField> fields_;           // the request's, as views
+  std::vector<http::HeaderField> response_fields_;  // the upstream response's, as views
+  std::string upstream_head_;
+  std::string response_head_;
   Exchange exchange_;
   ErrorReply refusal_;
   size_t head_bytes_ = 0;  // set by read_head when it returns Head::ready
@@ -251,8 +261,9 @@ asio::awaitable<void> ClientConnection::run() {
     first = false;
     if (head == Head::closed) break;
     if (head == Head::refused) {
+      end_exchange();
       exchange_.start = Clock::now();
-      exchange_.request_id = observe::generate_request_id();
+      observe::generate_request_id(exchange_.request_id);
       co_await reply_error(refusal_, false);
       break;
     }
@@ -260,6 +271,7 @@ asio::awaitable<void> ClientConnection::run() {
     if (!keep_alive || draining_ || !client_.is_open()) break;
   }
   clear();
+  end_exchange();
   error_code ignored;
   client_.shutdown(tcp::socket::shutdown_send, ignored);
   client_.close(ignored);
@@ -323,7 +335,7 @@ asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) 
 }
 
 asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
-  exchange_ = Exchange{};
+  end_exchange();
   exchange_.start = Clock::now();
   // A request is served by the config current when its head arrived (a reload may have
   // happened while this connection sat idle).
@@ -334,7 +346,8 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
     set_refusal(verdict.status, std::string(verdict.reason));
     co_return co_await send_refusal();
   }
-  auto& parser = request_parser_.emplace();
+  auto& parser = request_parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                                         std::make_tuple(FieldsAllocator(&arena_)));
   parser.eager(false);
   parser.header_limit(static_cast<std::uint32_t>(limits().max_header_bytes + 1));
   parser.body_limit(limits().max_body_bytes);
@@ -354,7 +367,7 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   }
   in_buf_.consume(used);
   auto& request = parser.get();
-  exchange_.method = std::string(request.method_string());
+  exchange_.method.assign(request.method_string());
   exchange_.client_version = request.version() == 10 ? 10 : 11;
   exchange_.client_keep_alive = request.keep_alive();
   exchange_.expects_continue = http::iequals(request[bhttp::field::expect], "100-continue");
@@ -363,23 +376,26 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   fields_.clear();
   for (const auto& field : request) fields_.push_back({field.name_string(), field.value()});
   if (auto verdict = http::check_request_head(request.version(), fields_); !verdict.ok()) {
-    exchange_.path = std::string(request.target());
+    exchange_.path.assign(request.target());
     set_refusal(verdict.status, std::string(verdict.reason));
     co_return co_await send_refusal();
   }
 
   auto request_id = request["X-Request-Id"];
-  exchange_.request_id = observe::is_acceptable_request_id(request_id)
-                             ? std::string(request_id)
-                             : observe::generate_request_id();
+  if (observe::is_acceptable_request_id(request_id)) {
+    exchange_.request_id.assign(request_id);
+  } else {
+    observe::generate_request_id(exchange_.request_id);
+  }
 
-  auto normalized = http::normalize_target(request.target());
+  auto& normalized = normalized_;
+  http::normalize_target(request.target(), normalized);
   if (!normalized.ok) {
-    exchange_.path = std::string(request.target());
+    exchange_.path.assign(request.target());
     set_refusal(400, std::string(normalized.error));
     co_return co_await send_refusal();
   }
-  exchange_.path = normalized.target.path;
+  exchange_.path.assign(normalized.target.path);
 
   std::string_view host_value = normalized.target.authority.empty()
                                     ? std::string_view(request[bhttp::field::host])
@@ -417,68 +433,24 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
     co_return co_await send_refusal();
   }
 
-  prepare_upstream_request(request, normalized.target, host_value);
   co_return co_await proxy(route, parser);
 }
 
-void ClientConnection::prepare_upstream_request(bhttp::request<bhttp::buffer_body>& request,
-                                                const http::NormalizedTarget& target,
-                                                std::string_view host) {
-  bool chunked = request.chunked();
-  bool peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_);
-
-  // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-  std::vector<std::string> connection_tokens;
-  for (auto it = request.find(bhttp::field::connection);
-       it != request.end() && it->name() == bhttp::field::connection; ++it) {
-    http::for_each_list_token(
-        it->value(), [&](std::string_view token) { connection_tokens.emplace_back(token); });
-  }
-  std::string incoming_xff;
-  std::string forwarded_proto;
-  std::string forwarded_host;
-  for (auto it = request.begin(); it != request.end();) {
-    std::string_view name = it->name_string();
-    bool drop = http::is_hop_by_hop(name);
-    if (!drop && http::is_gateway_set_header(name)) {
-      if (peer_trusted) {
-        if (http::iequals(name, "x-forwarded-for")) {
-          if (!incoming_xff.empty()) incoming_xff += ", ";
-          incoming_xff += it->value();
-        } else if (http::iequals(name, "x-forwarded-proto")) {
-          forwarded_proto = it->value();
-        } else if (http::iequals(name, "x-forwarded-host")) {
-          forwarded_host = it->value();
-        }
-      }
-      drop = !peer_trusted || http::iequals(name, "x-forwarded-for") ||
-             http::iequals(name, "x-forwarded-proto") || http::iequals(name, "x-forwarded-host");
-    }
-    if (!drop) {
-      for (const auto& token : connection_tokens) {
-        if (http::iequals(name, token)) drop = true;
-      }
-    }
-    it = drop ? request.erase(it) : std::next(it);
-  }
-  request.erase("X-Request-Id");
-
-  std::string new_target = target.path;
-  if (target.has_query) {
-    new_target += '?';
-    new_target += target.query;
-  }
-  request.target(new_target);
-  request.version(11);
-  if (!target.authority.empty()) request.set(bhttp::field::host, target.authority);
-  request.set("X-Forwarded-For", http::forwarded_for_value(incoming_xff, peer_trusted, client_ip_));
-  request.set("X-Forwarded-Proto",
-              forwarded_proto.empty() ? std::string_view("http") : forwarded_proto);
-  if (!host.empty()) {
-    request.set("X-Forwarded-Host", forwarded_host.empty() ? host : forwarded_host);
-  }
-  request.set("X-Request-Id", exchange_.request_id);
-  if (chunked) request.chunked(true);
+void ClientConnection::write_upstream_head(const RequestParser& parser,
+                                           proxy::BodyFraming framing) {
+  const auto& target = normalized_.target;
+  proxy::write_upstream_request_head(
+      proxy::UpstreamRequestHead{.method = parser.get().method_string(),
+                                 .path = target.path,
+                                 .query = target.query,
+                                 .has_query = target.has_query,
+                                 .authority = target.authority,
+                                 .fields = fields_,
+                                 .peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_),
+                                 .peer_ip = client_ip_,
+                                 .request_id = exchange_.request_id,
+                                 .framing = framing},
+      upstream_head_);
 }
 
 asio::awaitable<bool> ClientConnection::open_upstream(proxy::UpstreamPool& pool, size_t target) {
@@ -508,9 +480,12 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
   auto& pool = *pool_;
   const auto& upstream_config = pool.config();
   auto& request = parser.get();
-  bool has_body = request.chunked() || (request.has_content_length() && !parser.is_done());
+  bool has_body = !parser.is_done();
   bool idempotent = is_idempotent(request.method());
   auto upstream_start = Clock::now();
+  write_upstream_head(parser, parser.chunked() ? proxy::BodyFraming::chunked
+                              : has_body       ? proxy::BodyFraming::content_length
+                                               : proxy::BodyFraming::none);
 
   // Connect failures move on to the next target (nothing was sent). A pooled connection
   // that the upstream closed just before our request arrived is retried once on a fresh
@@ -556,7 +531,6 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
     pool.release(std::move(upstream_));
   }
   upstream_.reset();
-  response_parser_.reset();
   co_return keep_alive;
 }
 
@@ -565,7 +539,8 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
 asio::awaitable<bool> ClientConnection::read_response_head(bool& retryable, ErrorReply& error) {
   const auto& upstream_config = pool_->config();
   for (;;) {
-    auto& response_parser = response_parser_.emplace();
+    auto& response_parser = response_parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                                                     std::make_tuple(FieldsAllocator(&arena_)));
     response_parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
     response_parser.body_limit(boost::none);
     if (exchange_.head_request) response_parser.skip(true);
@@ -602,16 +577,11 @@ asio::awaitable<bool> ClientConnection::read_response_head(bool& retryable, Erro
 
 asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool has_body,
                                                      ErrorReply& error, bool& retryable) {
-  auto& request = parser.get();
   const auto& upstream_config = pool_->config();
-  RequestSerializer serializer(request);
   error_code ec;
   if (!has_body) {
-    request.body().data = nullptr;
-    request.body().size = 0;
-    request.body().more = false;
     arm(Phase::upstream_send, upstream_config.timeout);
-    co_await bhttp::async_write(upstream_->socket, serializer, redirect(ec));
+    co_await asio::async_write(upstream_->socket, asio::buffer(upstream_head_), redirect(ec));
     if (ec) {
       retryable = upstream_->reused;
       worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
@@ -630,9 +600,11 @@ asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool
     co_await asio::async_write(client_, asio::buffer(kContinue), redirect(ec));
     if (ec) co_return false;
   }
-  Relay relay = co_await relay_body(client_, in_buf_, parser, upstream_->socket, serializer,
-                                    Phase::body, limits().idle_timeout, Phase::upstream_send,
-                                    upstream_config.timeout, exchange_.bytes_received, ec);
+  bool head_written = false;
+  Relay relay = co_await this->relay(client_, in_buf_, parser, upstream_->socket, upstream_head_,
+                                     parser.chunked(), Phase::body, limits().idle_timeout,
+                                     Phase::upstream_send, upstream_config.timeout,
+                                     exchange_.bytes_received, head_written, ec);
   if (relay == Relay::ok) co_return true;
   if (relay == Relay::read_failed) {
     if (ec == bhttp::error::body_limit) {
@@ -650,16 +622,22 @@ asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool
   co_return false;
 }
 
-template <bool isRequest>
-asio::awaitable<Relay> ClientConnection::relay_body(
-    tcp::socket& in, beast::flat_buffer& in_buffer,
-    bhttp::parser<isRequest, bhttp::buffer_body>& parser, tcp::socket& out,
-    bhttp::serializer<isRequest, bhttp::buffer_body>& serializer, Phase read_phase,
-    config::Duration read_timeout, Phase write_phase, config::Duration write_timeout,
-    uint64_t& body_bytes, error_code& ec) {
+template <class Parser>
+asio::awaitable<Relay> ClientConnection::relay(tcp::socket& in, beast::flat_buffer& in_buffer,
+                                               Parser& parser, tcp::socket& out,
+                                               std::string_view head, bool chunked_out,
+                                               Phase read_phase, config::Duration read_timeout,
+                                               Phase write_phase, config::Duration write_timeout,
+                                               uint64_t& body_bytes, bool& head_written,
+                                               error_code& ec) {
+  static constexpr std::string_view kCrlf = "\r\n";
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
   auto& body = parser.get().body();
   parser.eager(true);  // the head is done: take as many body bytes per read as fit
-  do {
+  bool head_pending = !head.empty();
+  char size_line[20];
+  for (;;) {
+    size_t got = 0;
     if (!parser.is_done()) {
       body.data = chunk_.data();
       body.size = chunk_.size();
@@ -667,91 +645,88 @@ asio::awaitable<Relay> ClientConnection::relay_body(
       co_await bhttp::async_read_some(in, in_buffer, parser, redirect(ec));
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) co_return Relay::read_failed;
-      body.size = chunk_.size() - body.size;
-      // An empty piece (only a chunk header was parsed) must not reach the serializer: for
-      // a chunked message it would be written as the last-chunk.
-      body.data = body.size > 0 ? chunk_.data() : nullptr;
-      body.more = !parser.is_done();
-      body_bytes += body.size;
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
+      got = chunk_.size() - body.size;
+      body_bytes += got;
     }
-    arm(write_phase, write_timeout);
-    co_await bhttp::async_write(out, serializer, redirect(ec));
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return Relay::write_failed;
-  } while (!parser.is_done() || !serializer.is_done());
-  co_return Relay::ok;
+    bool last = parser.is_done();
+    std::array<asio::const_buffer, 5> pieces;
+    size_t count = 0;
+    if (head_pending) pieces[count++] = asio::buffer(head);
+    if (got > 0) {
+      if (chunked_out)
+        pieces[count++] = asio::buffer(size_line, proxy::write_chunk_size_line(got, size_line));
+      pieces[count++] = asio::buffer(chunk_.data(), got);
+      if (chunked_out) pieces[count++] = asio::buffer(kCrlf);
+    }
+    if (last && chunked_out) pieces[count++] = asio::buffer(kLastChunk);
+    if (count > 0) {
+      arm(write_phase, write_timeout);
+      co_await asio::async_write(out, std::span(pieces.data(), count), redirect(ec));
+      if (ec) co_return Relay::write_failed;
+      head_written = true;
+      head_pending = false;
+    }
+    if (last) co_return Relay::ok;
+  }
 }
 
 asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
                                                        bool& upstream_reusable) {
-  auto& response = parser.get();
-  bool head_request = exchange_.head_request;
-  unsigned client_version = exchange_.client_version;
-  bool client_keep_alive = exchange_.client_keep_alive;
+  const auto& response = parser.get();
   unsigned status = response.result_int();
   bool upstream_keep_alive = response.keep_alive();
-  bool no_body = head_request || status == 204 || status == 304;
+  bool no_body = exchange_.head_request || status == 204 || status == 304;
   bool upstream_chunked = parser.chunked();
-  bool has_length = parser.content_length().has_value();
-  bool close_delimited = !no_body && !upstream_chunked && !has_length;
-
-  std::vector<std::string> connection_tokens;
-  for (auto it = response.find(bhttp::field::connection);
-       it != response.end() && it->name() == bhttp::field::connection; ++it) {
-    http::for_each_list_token(
-        it->value(), [&](std::string_view token) { connection_tokens.emplace_back(token); });
-  }
-  for (auto it = response.begin(); it != response.end();) {
-    std::string_view name = it->name_string();
-    bool drop = http::is_hop_by_hop(name);
-    for (const auto& token : connection_tokens) {
-      if (!drop && http::iequals(name, token)) drop = true;
-    }
-    it = drop ? response.erase(it) : std::next(it);
-  }
+  bool close_delimited = !no_body && !upstream_chunked && !parser.content_length();
 
   // The client's framing: chunked only for HTTP/1.1 clients; otherwise the end of the
   // body is the end of the connection.
-  bool keep_alive = client_keep_alive && !draining_ && !worker_.draining();
-  if (!no_body && (upstream_chunked || close_delimited)) {
-    if (client_version == 11) {
-      response.chunked(true);
-    } else {
-      keep_alive = false;
-    }
+  bool keep_alive = exchange_.client_keep_alive && !draining_ && !worker_.draining();
+  bool client_http10 = exchange_.client_version == 10;
+  proxy::BodyFraming framing = proxy::BodyFraming::content_length;
+  if (no_body) {
+    // A HEAD response describes the GET response's framing without a body.
+    framing = upstream_chunked && exchange_.head_request && !client_http10
+                  ? proxy::BodyFraming::chunked
+                  : proxy::BodyFraming::none;
+  } else if (upstream_chunked || close_delimited) {
+    framing = client_http10 ? proxy::BodyFraming::until_close : proxy::BodyFraming::chunked;
+    if (client_http10) keep_alive = false;
   }
-  response.version(11);
-  if (!keep_alive) {
-    response.set(bhttp::field::connection, "close");
-  } else if (client_version == 10) {
-    response.set(bhttp::field::connection, "keep-alive");
+  response_fields_.clear();
+  for (const auto& field : response) {
+    response_fields_.push_back({field.name_string(), field.value()});
   }
-  response.set("X-Request-Id", exchange_.request_id);
+  proxy::write_client_response_head(proxy::ClientResponseHead{.status = status,
+                                                              .reason = response.reason(),
+                                                              .fields = response_fields_,
+                                                              .request_id = exchange_.request_id,
+                                                              .framing = framing,
+                                                              .keep_alive = keep_alive,
+                                                              .client_http10 = client_http10},
+                                    response_head_);
   exchange_.status = status;
 
   const auto& upstream_config = pool_->config();
-  ResponseSerializer serializer(response);
   error_code ec;
-  if (head_request || no_body) {
+  if (no_body) {
     arm(Phase::respond, limits().idle_timeout);
-    co_await bhttp::async_write_header(client_, serializer, redirect(ec));
-    upstream_reusable = upstream_keep_alive && !close_delimited && parser.is_done();
+    co_await asio::async_write(client_, asio::buffer(response_head_), redirect(ec));
+    upstream_reusable = upstream_keep_alive && parser.is_done();
     finish_exchange();
     co_return keep_alive && !ec;
   }
-  Relay relay = co_await relay_body(
-      upstream_->socket, upstream_->buffer, parser, client_, serializer, Phase::upstream_body,
-      upstream_config.timeout, Phase::respond, limits().idle_timeout, exchange_.bytes_sent, ec);
+  bool head_written = false;
+  Relay relay = co_await this->relay(upstream_->socket, upstream_->buffer, parser, client_,
+                                     response_head_, framing == proxy::BodyFraming::chunked,
+                                     Phase::upstream_body, upstream_config.timeout, Phase::respond,
+                                     limits().idle_timeout, exchange_.bytes_sent, head_written, ec);
   if (relay == Relay::read_failed) {
     bool timed_out = expired(Phase::upstream_body);
     worker_.metrics().record_upstream_error(
         upstream_config.metrics_slot,
         timed_out ? observe::UpstreamError::timeout : observe::UpstreamError::reset);
-    if (!serializer.is_header_done()) {
+    if (!head_written) {
       // Nothing reached the client yet: it can still get a proper error.
       ErrorReply reply{timed_out ? 504u : 502u,
                        "upstream '" + upstream_config.name + "' failed mid-response"};
@@ -767,8 +742,32 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   co_return relay == Relay::ok&& keep_alive;
 }
 
+// Drops what the previous exchange held; strings keep their capacity for the next one.
+void ClientConnection::end_exchange() {
+  response_parser_.reset();
+  request_parser_.reset();
+  fields_.clear();
+  response_fields_.clear();
+  arena_.release();
+  exchange_.request_id.clear();
+  exchange_.method.clear();
+  exchange_.path.clear();
+  exchange_.upstream_label.clear();
+  exchange_.route = {};
+  exchange_.route_slot = 0;
+  exchange_.status = 0;
+  exchange_.bytes_sent = 0;
+  exchange_.bytes_received = 0;
+  exchange_.upstream_us = -1;
+  exchange_.error = {};
+  exchange_.client_version = 11;
+  exchange_.client_keep_alive = true;
+  exchange_.expects_continue = false;
+  exchange_.head_request = false;
+}
+
 asio::awaitable<bool> ClientConnection::send_refusal() {
-  if (exchange_.request_id.empty()) exchange_.request_id = observe::generate_request_id();
+  if (exchange_.request_id.empty()) observe::generate_request_id(exchange_.request_id);
   co_await reply_error(refusal_, false);
   co_return false;
 }

@@ -134,7 +134,7 @@ INSTANTIATE_TEST_SUITE_P(
     case_name<OtherMethodCase>);
 
 TEST(Router, EmptyTableMatchesNothing) {
-  Router router({});
+  Router router(std::vector<config::Route>{});
   EXPECT_EQ(router.match("x.test", "/", "GET"), std::nullopt);
   EXPECT_FALSE(router.path_matches_other_method("x.test", "/"));
 }

@@ -1,0 +1,568 @@
+#!/usr/bin/env bash
+# bench/load/run.sh BUILD_DIR — side-by-side load benchmark (`make bench`).
+#
+# Starts the example origin, bulwark and the peer proxies (nginx for now) on free loopback
+# ports, runs wrk against each in turn (alternating, several runs), prints a table and the
+# bulwark/peer ratios, and writes BUILD_DIR/bench-results.json. See bench/README.md.
+#
+# Environment (all optional):
+#   BENCH_DURATION=10s      wrk duration per measured run (N, Ns or Nm)
+#   BENCH_WARMUP=2s         wrk warm-up per target, not recorded (0 skips it)
+#   BENCH_CONNECTIONS=64    wrk -c
+#   BENCH_THREADS=2         wrk -t
+#   BENCH_RUNS=2            measured runs per proxy target (alternating bulwark, peer, ...)
+#   BENCH_SCENARIOS="direct proxy"   which scenario_* functions to run, in order
+#   BENCH_PERF=0            1: after the measured runs, profile bulwark with `perf record`
+#                           during one extra (unrecorded) run; report in BUILD_DIR/bench-perf.txt
+#   BENCH_KEEP=0            1: keep the temp dir (configs, logs) even on success
+#
+# Adding a scenario: write scenario_NAME (start what it needs with start_bulwark /
+# start_nginx, then call run_alternating NAME label=url=pid ...), add NAME to the default
+# list. The target labelled "bulwark" is compared with every other target of the scenario.
+# Everything started goes through start_bg, so the EXIT trap stops it by PID.
+set -euo pipefail
+
+build_dir=${1:-build}
+build_dir=$(cd "$build_dir" && pwd)
+cd "$(dirname "$0")/../.."
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+# ---------------------------------------------------------------------------------------
+# Settings
+to_seconds() {  # 10, 10s, 1m -> seconds
+  local v=$1
+  case "$v" in
+    *[0-9]s) echo "${v%s}" ;;
+    *[0-9]m) echo $(( ${v%m} * 60 )) ;;
+    *[0-9]) echo "$v" ;;
+    *) die "bad duration '$v' (use N, Ns or Nm)" ;;
+  esac
+}
+duration_s=$(to_seconds "${BENCH_DURATION:-10s}")
+warmup_s=$(to_seconds "${BENCH_WARMUP:-2s}")
+connections=${BENCH_CONNECTIONS:-64}
+wrk_threads=${BENCH_THREADS:-2}
+runs=${BENCH_RUNS:-2}
+read -r -a scenarios <<<"${BENCH_SCENARIOS:-direct proxy}"
+bench_path=/api/public/hello
+[[ "$duration_s" =~ ^[0-9]+$ && "$duration_s" -ge 1 ]] || die "BENCH_DURATION must be >= 1s"
+[[ "$connections" =~ ^[0-9]+$ && "$runs" =~ ^[0-9]+$ && "$wrk_threads" =~ ^[0-9]+$ ]] ||
+  die "BENCH_CONNECTIONS, BENCH_RUNS and BENCH_THREADS must be integers"
+
+bulwark_bin=$build_dir/bulwark
+origin_bin=$build_dir/examples/origin/bulwark-origin
+results_json=$build_dir/bench-results.json
+[[ -x "$bulwark_bin" ]] || die "$bulwark_bin not found: build first (make build)"
+[[ -x "$origin_bin" ]] || die "$origin_bin not found: build first (make build)"
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || die "$tool not found: scripts/install-deps.sh --bench"
+done
+clk_tck=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------------------
+# Processes: everything we start is recorded here and stopped by PID on exit.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-bench.XXXXXX")
+pids=()
+names=()
+started_any=0  # keep the temp dir on failure only when it holds logs worth reading
+
+stop_pid() {  # PID: TERM, wait up to 5 s, then KILL
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid did not stop on SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  [[ -z "${wrk_pid:-}" ]] || stop_pid "$wrk_pid"
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
+  if [[ ($rc -ne 0 && $started_any == 1) || "${BENCH_KEEP:-0}" == 1 ]]; then
+    log "configs and logs kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Run copies: a rebuild of BUILD_DIR during the run must not swap the binaries under us
+# (and perf needs the file it sampled to resolve symbols).
+mkdir "$tmp/bin"
+cp "$bulwark_bin" "$origin_bin" "$tmp/bin/"
+bulwark_bin=$tmp/bin/bulwark
+origin_bin=$tmp/bin/bulwark-origin
+
+# start_bg NAME CMD...: run CMD in the background, output to $tmp/NAME.log; sets $started_pid.
+start_bg() {
+  local name=$1
+  shift
+  started_any=1
+  "$@" >"$tmp/$name.log" 2>&1 </dev/null &
+  started_pid=$!
+  pids+=("$started_pid")
+  names+=("$name")
+}
+
+stop_started() {  # NAME: stop a process started with start_bg and forget it
+  local i
+  for i in "${!names[@]}"; do
+    if [[ "${names[i]}" == "$1" ]]; then
+      stop_pid "${pids[i]}"
+      unset 'pids[i]' 'names[i]'
+      pids=("${pids[@]}")
+      names=("${names[@]}")
+      return 0
+    fi
+  done
+}
+
+show_log() { log "--- $tmp/$1.log (tail)"; tail -n 20 "$tmp/$1.log" >&2 || true; }
+
+# Free loopback port below the ephemeral range, so no outgoing connection can hold it.
+taken_ports=" "
+free_port() {  # VAR
+  local low _ p
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  ((low > 12000)) || low=61000
+  for _ in $(seq 1 200); do
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
+    [[ "$taken_ports" == *" $p "* ]] && continue
+    [[ -n "$(ss -Htan "sport = :$p" 2>/dev/null)" ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    taken_ports+="$p "
+    printf -v "$1" '%s' "$p"
+    return 0
+  done
+  die "no free loopback port found"
+}
+
+wait_port() {  # PORT PID NAME: until 127.0.0.1:PORT accepts (10 s at most)
+  local port=$1 pid=$2 name=$3 i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { show_log "$name"; die "$name exited during start-up"; }
+    sleep 0.1
+  done
+  show_log "$name"
+  die "$name did not listen on 127.0.0.1:$port within 10 s"
+}
+
+check_ok() {  # NAME URL: one request must answer 200 before we measure
+  local code
+  command -v curl >/dev/null || return 0
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$2" || true)
+  [[ "$code" == 200 ]] || { show_log "$1"; die "$1: GET $2 answered '$code', expected 200"; }
+}
+
+# Busy CPU ticks of the whole host so far (all cores; /proc/stat, USER_HZ).
+host_ticks() {
+  local _ user nice system _idle _iowait irq softirq steal
+  read -r _ user nice system _idle _iowait irq softirq steal _ </proc/stat
+  echo $((user + nice + system + irq + softirq + steal))
+}
+
+# CPU seconds (user+system) of this shell's finished children, i.e. the wrk runs. `times`
+# must run in this shell (a $(...) subshell has its own, empty, children times): VAR.
+children_cpu() {
+  local line
+  times >"$tmp/times.txt"
+  line=$(sed -n 2p "$tmp/times.txt")  # "0m1.234s 0m0.567s"
+  printf -v "$1" '%s' "$(awk -v l="$line" 'BEGIN {
+    n = split(l, t, " "); s = 0
+    for (i = 1; i <= n; i++) { split(t[i], ms, "m"); sub(/s$/, "", ms[2]); s += ms[1] * 60 + ms[2] }
+    printf "%.3f", s }')"
+}
+
+# Other processes on the host before we start: results are noisy when the cores are busy.
+host_busy_cores() {  # over one second
+  local h0 h1
+  h0=$(host_ticks)
+  sleep 1
+  h1=$(host_ticks)
+  awk -v d=$((h1 - h0)) -v hz="$clk_tck" 'BEGIN { printf "%.2f", d / hz }'
+}
+
+# CPU ticks (user+system) used so far by PID and its child processes (nginx workers).
+cpu_ticks() {
+  local pid=$1 total=0 p stat kids f
+  kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || pgrep -P "$pid" 2>/dev/null || true)
+  for p in $pid $kids; do
+    stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+    stat=${stat##*) }  # fields from 3 on; comm may hold spaces
+    read -r -a f <<<"$stat"
+    total=$((total + f[11] + f[12]))  # utime, stime (fields 14, 15)
+  done
+  echo "$total"
+}
+
+# ---------------------------------------------------------------------------------------
+# The origin (one for every scenario, so all targets forward to the same server).
+origin_port="" bulwark_port="" nginx_port=""
+start_origin() {
+  start_bg origin "$origin_bin" --listen 127.0.0.1:0 --threads 1
+  origin_pid=$started_pid
+  local i
+  for i in $(seq 1 100); do
+    origin_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/origin.log")
+    [[ -n "$origin_port" ]] && break
+    kill -0 "$origin_pid" 2>/dev/null || { show_log origin; die "origin exited during start-up"; }
+    sleep 0.1
+  done
+  [[ -n "$origin_port" ]] || { show_log origin; die "origin did not report its port"; }
+  taken_ports+="$origin_port "
+  check_ok origin "http://127.0.0.1:$origin_port$bench_path"
+}
+
+# start_bulwark NAME [EXTRA_YAML]: bulwark with the origin as upstream "origin" and one
+# route /api/ -> origin; EXTRA_YAML (top-level sections) is appended for later scenarios.
+# Sets bulwark_port, bulwark_pid, bulwark_workers.
+start_bulwark() {
+  local name=$1 extra=${2:-} admin_port cfg=$tmp/$1.yaml
+  free_port bulwark_port
+  free_port admin_port
+  cat >"$cfg" <<EOF
+# generated by bench/load/run.sh
+server:
+  listen: 127.0.0.1:$bulwark_port
+  workers: auto
+admin:
+  listen: 127.0.0.1:$admin_port
+log:
+  level: info
+  access: off
+upstreams:
+  origin:
+    targets: [127.0.0.1:$origin_port]
+routes:
+  - name: api
+    match: {path_prefix: /api/}
+    upstream: origin
+$extra
+EOF
+  start_bg "$name" "$bulwark_bin" serve --config "$cfg"
+  bulwark_pid=$started_pid
+  wait_port "$bulwark_port" "$bulwark_pid" "$name"
+  bulwark_workers=$(sed -n 's/.* with \([0-9][0-9]*\) workers.*/\1/p' "$tmp/$name.log" | head -n1)
+  check_ok "$name" "http://127.0.0.1:$bulwark_port$bench_path"
+}
+
+# start_nginx NAME [EXTRA_LOCATION_DIRECTIVES]: nginx as a reverse proxy for /api/ in
+# front of the same origin, everything (pid, logs, temp files) under $tmp/NAME.
+# Sets nginx_port, nginx_pid.
+start_nginx() {
+  local name=$1 extra=${2:-} dir=$tmp/$1 user_line="" temp_paths="" m
+  free_port nginx_port
+  mkdir -p "$dir"
+  # As root, nginx would switch its workers to "nobody", which cannot use our 0700 temp dir.
+  [[ $(id -u) -eq 0 ]] && user_line="user root $(id -gn);"
+  temp_paths="client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;"
+  for m in fastcgi uwsgi scgi; do  # only for the modules this nginx has
+    nginx -V 2>&1 | grep -q -- "--without-http_${m}_module" ||
+      temp_paths+="
+    ${m}_temp_path $dir/$m;"
+  done
+  cat >"$dir/nginx.conf" <<EOF
+# generated by bench/load/run.sh
+daemon off;
+master_process on;
+worker_processes auto;
+$user_line
+error_log $dir/error.log warn;
+pid $dir/nginx.pid;
+events {
+  worker_connections 4096;
+}
+http {
+  access_log off;
+  $temp_paths
+  upstream origin {
+    server 127.0.0.1:$origin_port;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location /api/ {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      $extra
+    }
+  }
+}
+EOF
+  nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$tmp/$name.log" 2>&1 ||
+    { show_log "$name"; die "nginx rejected $dir/nginx.conf"; }
+  start_bg "$name" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
+  nginx_pid=$started_pid
+  wait_port "$nginx_port" "$nginx_pid" "$name"
+  check_ok "$name" "http://127.0.0.1:$nginx_port$bench_path"
+}
+
+# ---------------------------------------------------------------------------------------
+# Measuring
+res_scenario=() res_target=() res_run=() res_rps=() res_p99=() res_requests=() res_errors=()
+res_cpu=() res_cpu_per_req=() res_origin_cpu=() res_wrk_cpu=() res_other_cpu=()
+
+# wrk in the background + wait, so that a signal to this script is handled at once (bash
+# defers traps until a foreground command ends); the EXIT trap stops it by PID.
+wrk_pid=""
+wrk_cmd() {  # SECONDS URL OUTPUT_FILE
+  timeout -k 5 $(($1 + 30)) wrk -t"$wrk_threads" -c"$connections" -d"$1s" --timeout 5s \
+    --latency "$2" >"$3" 2>&1 &
+  wrk_pid=$!
+  local rc=0
+  wait "$wrk_pid" || rc=$?
+  wrk_pid=""
+  return "$rc"
+}
+
+# measure SCENARIO TARGET RUN URL PID: one recorded wrk run; PID is the target's process,
+# whose CPU use (with its children) over the run is recorded next to the origin's.
+measure() {
+  local scenario=$1 target=$2 run=$3 url=$4 pid=$5 out=$tmp/wrk-$1-$2-$3.txt
+  local t0 t1 o0 o1 h0 h1 w0 w1 start end parsed rps p99 requests errors
+  log "measuring $scenario / $target run $run: ${duration_s}s, -c$connections -t$wrk_threads $url"
+  t0=$(cpu_ticks "$pid") o0=$(cpu_ticks "$origin_pid") h0=$(host_ticks) start=$(date +%s.%N)
+  children_cpu w0
+  wrk_cmd "$duration_s" "$url" "$out" || { cat "$out" >&2; die "wrk failed against $target"; }
+  children_cpu w1
+  end=$(date +%s.%N) h1=$(host_ticks) t1=$(cpu_ticks "$pid") o1=$(cpu_ticks "$origin_pid")
+  parsed=$(awk '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
+      if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+      return v + 0
+    }
+    $1 == "99%" { p99 = ms($2) }
+    $1 == "Requests/sec:" { rps = $2 }
+    $2 == "requests" && $3 == "in" { requests = $1 }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    /Socket errors:/ { for (i = 3; i <= NF; i += 2) { v = $(i + 1); sub(/,/, "", v); errors += v } }
+    END { printf "%s %.3f %s %d\n", rps, p99, requests, errors }' "$out")
+  read -r rps p99 requests errors <<<"$parsed"
+  [[ -n "$rps" && "$rps" != 0 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+  res_scenario+=("$scenario") res_target+=("$target") res_run+=("$run")
+  res_rps+=("$rps") res_p99+=("$p99") res_requests+=("$requests") res_errors+=("$errors")
+  res_cpu+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v a="$start" -v b="$end" \
+    'BEGIN { printf "%.2f", d / hz / (b - a) }')")
+  res_cpu_per_req+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$requests" \
+    'BEGIN { printf "%.1f", (n > 0 ? d / hz * 1e6 / n : 0) }')")
+  res_origin_cpu+=("$(awk -v d=$((o1 - o0)) -v hz="$clk_tck" -v a="$start" -v b="$end" \
+    'BEGIN { printf "%.2f", d / hz / (b - a) }')")
+  res_wrk_cpu+=("$(awk -v a="$w0" -v b="$w1" -v s="$start" -v e="$end" \
+    'BEGIN { printf "%.2f", (b - a) / (e - s) }')")
+  # Host busy minus target, origin (when they differ) and wrk: someone else's load.
+  res_other_cpu+=("$(awk -v h=$((h1 - h0)) -v t=$((t1 - t0)) -v o=$((o1 - o0)) \
+    -v same="$([[ $pid == "$origin_pid" ]] && echo 1 || echo 0)" -v hz="$clk_tck" \
+    -v w="${res_wrk_cpu[-1]}" -v s="$start" -v e="$end" \
+    'BEGIN { x = (h - t - (same ? 0 : o)) / hz / (e - s) - w; printf "%.2f", (x < 0 ? 0 : x) }')")
+  ((errors == 0)) || log "WARNING: $target had $errors errors/non-2xx responses in run $run"
+}
+
+warm_up() {  # TARGET URL
+  ((warmup_s > 0)) || return 0
+  log "warming up $1 (${warmup_s}s)"
+  wrk_cmd "$warmup_s" "$2" "$tmp/warmup-$1.txt" || { cat "$tmp/warmup-$1.txt" >&2; die "wrk warm-up failed against $1"; }
+}
+
+# run_alternating SCENARIO TARGET=URL=PID...: warm each target up, then BENCH_RUNS rounds
+# of one run per target, in the given order (bulwark, peer, bulwark, peer, ...).
+run_alternating() {
+  local scenario=$1 spec target url pid run
+  shift
+  for spec in "$@"; do
+    target=${spec%%=*} url=${spec#*=} url=${url%=*}
+    warm_up "$target" "$url"
+  done
+  for run in $(seq 1 "$runs"); do
+    for spec in "$@"; do
+      target=${spec%%=*} url=${spec#*=} url=${url%=*} pid=${spec##*=}
+      measure "$scenario" "$target" "$run" "$url" "$pid"
+    done
+  done
+}
+
+# perf_profile URL PID: one extra, unrecorded run with `perf record` on PID (BENCH_PERF=1).
+perf_profile() {
+  [[ "${BENCH_PERF:-0}" == 1 ]] || return 0
+  command -v perf >/dev/null || { log "BENCH_PERF=1 but perf is not installed; skipped"; return 0; }
+  local data=$build_dir/bench-perf.data report=$build_dir/bench-perf.txt
+  log "profiling pid $2 with perf during one extra ${duration_s}s run"
+  rm -f "$data" "$data.old"  # perf would keep the previous file as .old
+  # Flat profile: bulwark has no frame pointers, so -g call chains would be noise.
+  perf record -q -F 999 -p "$2" -o "$data" -- sleep "$duration_s" >"$tmp/perf.log" 2>&1 &
+  local perf_pid=$!
+  pids+=("$perf_pid") names+=(perf)
+  wrk_cmd "$duration_s" "$1" "$tmp/wrk-perf.txt" || true
+  wait "$perf_pid" 2>/dev/null || true
+  stop_started perf
+  if {
+    echo "# perf record -F 999 on bulwark (pid $2) during wrk -c$connections ${duration_s}s"
+    echo "# by shared object:"
+    perf report -i "$data" --stdio --no-children -g none --sort dso 2>/dev/null
+    echo "# by symbol (>= 0.3 %):"
+    perf report -i "$data" --stdio --no-children -g none --sort dso,symbol \
+      --percent-limit 0.3 2>/dev/null
+  } | sed -e '/^#  *(Tip\|^# To display\|^#$/d' -e 's/ *- *- *$//; s/ *$//' -e '/^$/d' \
+    >"$report"; then
+    log "perf profile: $report (data: $data)"
+  else
+    log "perf report failed; see $tmp/perf.log"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Scenarios: one function each. Later: limit + proxy, JWT + proxy, cache hit, ...
+
+# The origin alone, for reference: what the proxies' numbers are bounded by.
+scenario_direct() {
+  warm_up origin "http://127.0.0.1:$origin_port$bench_path"
+  measure direct origin 1 "http://127.0.0.1:$origin_port$bench_path" "$origin_pid"
+}
+
+# Plain reverse proxying of a small GET: bulwark vs nginx, both 2 workers, same origin.
+scenario_proxy() {
+  start_bulwark bulwark-proxy
+  start_nginx nginx-proxy
+  run_alternating proxy \
+    "bulwark=http://127.0.0.1:$bulwark_port$bench_path=$bulwark_pid" \
+    "nginx=http://127.0.0.1:$nginx_port$bench_path=$nginx_pid"
+  perf_profile "http://127.0.0.1:$bulwark_port$bench_path" "$bulwark_pid"
+  stop_started nginx-proxy
+  stop_started bulwark-proxy
+}
+
+# ---------------------------------------------------------------------------------------
+# Report
+mean_of() {  # SCENARIO TARGET FIELD_ARRAY_NAME
+  local -n arr=$3
+  local i sum=0 n=0
+  for i in "${!res_scenario[@]}"; do
+    if [[ "${res_scenario[i]}" == "$1" && "${res_target[i]}" == "$2" ]]; then
+      sum=$(awk -v s="$sum" -v v="${arr[i]}" 'BEGIN { printf "%.6f", s + v }')
+      n=$((n + 1))
+    fi
+  done
+  ((n > 0)) || return 1
+  awk -v s="$sum" -v n="$n" 'BEGIN { printf "%.3f", s / n }'
+}
+
+ratio_lines=()  # "scenario peer bulwark_rps peer_rps rps_ratio bulwark_p99 peer_p99 p99_ratio"
+compute_ratios() {
+  local scenario peer seen=" " i b_rps p_rps b_p99 p_p99
+  for scenario in "${scenarios[@]}"; do
+    b_rps=$(mean_of "$scenario" bulwark res_rps) || continue
+    b_p99=$(mean_of "$scenario" bulwark res_p99)
+    seen=" "
+    for i in "${!res_scenario[@]}"; do
+      [[ "${res_scenario[i]}" == "$scenario" ]] || continue
+      peer=${res_target[i]}
+      [[ "$peer" == bulwark || "$seen" == *" $peer "* ]] && continue
+      seen+="$peer "
+      p_rps=$(mean_of "$scenario" "$peer" res_rps)
+      p_p99=$(mean_of "$scenario" "$peer" res_p99)
+      ratio_lines+=("$scenario $peer $b_rps $p_rps $(awk -v a="$b_rps" -v b="$p_rps" \
+        'BEGIN { printf "%.3f", a / b }') $b_p99 $p_p99 $(awk -v a="$b_p99" -v b="$p_p99" \
+        'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+    done
+  done
+}
+
+print_report() {
+  local i line s peer b_rps p_rps r_rps b_p99 p_p99 r_p99
+  echo
+  echo "bulwark load benchmark: wrk -t$wrk_threads -c$connections -d${duration_s}s GET $bench_path" \
+    "($(nproc) cores shared by wrk, origin and proxy; bulwark workers: ${bulwark_workers:-?})"
+  echo "cpu columns: cores used during the run by the target, per request (us), by the origin,"
+  echo "by wrk, and by anything else on the host (should be ~0; if not, the run was disturbed)"
+  printf '%-10s %-8s %3s %10s %8s %6s %6s %7s %6s %6s %6s\n' \
+    scenario target run 'req/s' 'p99 ms' errors cpu 'us/req' origin wrk other
+  for i in "${!res_scenario[@]}"; do
+    printf '%-10s %-8s %3s %10.0f %8.2f %6s %6s %7s %6s %6s %6s\n' "${res_scenario[i]}" \
+      "${res_target[i]}" "${res_run[i]}" "${res_rps[i]}" "${res_p99[i]}" "${res_errors[i]}" \
+      "${res_cpu[i]}" "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" \
+      "${res_other_cpu[i]}"
+  done
+  echo
+  for line in "${ratio_lines[@]}"; do
+    read -r s peer b_rps p_rps r_rps b_p99 p_p99 r_p99 <<<"$line"
+    printf '%s: bulwark/%s req/s = %.0f / %.0f = %s   p99 = %.2f / %.2f ms = %s\n' \
+      "$s" "$peer" "$b_rps" "$p_rps" "$r_rps" "$b_p99" "$p_p99" "$r_p99"
+  done
+}
+
+json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+
+write_json() {
+  local i line s peer b_rps p_rps r_rps b_p99 p_p99 r_p99 sep
+  {
+    printf '{\n'
+    printf '  "generated_at": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+    printf '  "host": {"cores": %s, "kernel": %s, "busy_cores_before": %s},\n' "$(nproc)" \
+      "$(json_str "$(uname -r)")" "$host_busy_before"
+    printf '  "versions": {"bulwark": %s, "commit": %s, "nginx": %s, "wrk": %s},\n' \
+      "$(json_str "$("$bulwark_bin" --version 2>&1 | head -n1)")" \
+      "$(json_str "$(git describe --always --dirty 2>/dev/null || echo unknown)")" \
+      "$(json_str "$(nginx -v 2>&1 | head -n1)")" \
+      "$(json_str "$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)")"
+    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s},\n' \
+      "$duration_s" "$warmup_s" "$connections" "$wrk_threads" "$runs" "$(json_str "$bench_path")" \
+      "${bulwark_workers:-null}"
+    printf '  "results": [\n'
+    sep=""
+    for i in "${!res_scenario[@]}"; do
+      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s}' \
+        "$sep" "$(json_str "${res_scenario[i]}")" "$(json_str "${res_target[i]}")" "${res_run[i]}" \
+        "${res_rps[i]}" "${res_p99[i]}" "${res_requests[i]}" "${res_errors[i]}" "${res_cpu[i]}" \
+        "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" "${res_other_cpu[i]}"
+      sep=$',\n'
+    done
+    printf '\n  ],\n  "ratios": [\n'
+    sep=""
+    for line in "${ratio_lines[@]}"; do
+      read -r s peer b_rps p_rps r_rps b_p99 p_p99 r_p99 <<<"$line"
+      printf '%s    {"scenario": %s, "peer": %s, "bulwark_requests_per_sec": %s, "peer_requests_per_sec": %s, "requests_per_sec_ratio": %s, "bulwark_p99_ms": %s, "peer_p99_ms": %s, "p99_ratio": %s}' \
+        "$sep" "$(json_str "$s")" "$(json_str "$peer")" "$b_rps" "$p_rps" "$r_rps" "$b_p99" \
+        "$p_p99" "$r_p99"
+      sep=$',\n'
+    done
+    printf '\n  ]\n}\n'
+  } >"$results_json.tmp"
+  mv "$results_json.tmp" "$results_json"
+}
+
+# ---------------------------------------------------------------------------------------
+for s in "${scenarios[@]}"; do
+  declare -F "scenario_$s" >/dev/null || die "unknown scenario '$s' (have: $(declare -F |
+    sed -n 's/^declare -f scenario_//p' | tr '\n' ' '))"
+done
+host_busy_before=$(host_busy_cores)
+if awk -v b="$host_busy_before" 'BEGIN { exit !(b > 0.3) }'; then
+  log "WARNING: the host is already busy ($host_busy_before cores in use before the benchmark);" \
+    "results will be noisy — see the 'other' column"
+fi
+start_origin
+log "origin on 127.0.0.1:$origin_port (pid $origin_pid); logs in $tmp"
+for s in "${scenarios[@]}"; do "scenario_$s"; done
+compute_ratios
+print_report
+write_json
+echo
+echo "results: $results_json"

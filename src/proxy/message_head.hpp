@@ -1,0 +1,57 @@
+#pragma once
+// The heads bulwark writes: the request head sent upstream and the response head sent to
+// the client. Written by hand into a reused buffer (one contiguous write, no per-field
+// allocation); the rules of what is forwarded live here, as pure functions.
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "http/framing.hpp"
+
+namespace bulwark::proxy {
+
+enum class BodyFraming {
+  none,            // no body follows the head
+  content_length,  // the Content-Length field (kept from the incoming head) frames it
+  chunked,         // bulwark writes chunked framing (Transfer-Encoding: chunked added)
+  until_close,     // HTTP/1.0 client: the body ends when the connection closes
+};
+
+struct UpstreamRequestHead {
+  std::string_view method;
+  std::string_view path;  // normalized
+  std::string_view query;
+  bool has_query = false;
+  std::string_view authority;  // from an absolute-form target: replaces Host
+  std::span<const http::HeaderField> fields;
+  bool peer_trusted = false;  // the peer is in server.trusted_proxies
+  std::string_view peer_ip;
+  std::string_view request_id;
+  BodyFraming framing = BodyFraming::none;
+};
+
+// HTTP/1.1 request head for the upstream: hop-by-hop fields (and those named in
+// Connection) dropped; X-Forwarded-For/-Proto/-Host set (kept or extended only from a
+// trusted peer); Forwarded and X-Real-IP kept only from a trusted peer; X-Request-Id
+// replaced by `request_id`.
+void write_upstream_request_head(const UpstreamRequestHead& head, std::string& out);
+
+struct ClientResponseHead {
+  unsigned status = 200;
+  std::string_view reason;
+  std::span<const http::HeaderField> fields;
+  std::string_view request_id;
+  BodyFraming framing = BodyFraming::none;  // chunked: Transfer-Encoding: chunked is added
+  bool keep_alive = true;
+  bool client_http10 = false;  // keep-alive must then be said explicitly
+};
+
+// HTTP/1.1 response head for the client: hop-by-hop fields dropped, X-Request-Id set,
+// Connection: close when the connection ends after this response.
+void write_client_response_head(const ClientResponseHead& head, std::string& out);
+
+// "1a2b\r\n": the chunk-size line for `size` bytes (RFC 9112 §7.1). Returns its length.
+size_t write_chunk_size_line(size_t size, char (&line)[20]);
+
+}  // namespace bulwark::proxy
