@@ -4,7 +4,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 
 #include "server/connection.hpp"
@@ -32,8 +31,9 @@ static_assert(kOverloadedResponse.size() - kOverloadedResponse.find("\r\n\r\n") 
 Worker::Worker(size_t index, SharedState& shared)
     : index_(index),
       shared_(shared),
-      // Only this worker's thread touches its sockets, so the reactor needs no locking.
-      io_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
+      // Only this worker's thread touches its io_context (other threads leave requests in
+      // `requests_`, read on the sweep tick), so Asio needs no locking at all.
+      io_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE)),
       metrics_(&shared.metrics.shard(index)) {
   sweep_timer_.emplace(*io_);
 }
@@ -61,7 +61,30 @@ void Worker::listen(const tcp::endpoint& endpoint) {
 }
 
 void Worker::install(WorkerConfig config) {
-  asio::post(*io_, [this, config = std::move(config)]() mutable { apply(std::move(config)); });
+  if (!thread_.joinable()) {
+    apply(std::move(config));
+    return;
+  }
+  std::lock_guard lock(requests_mutex_);
+  pending_config_ = std::move(config);
+  has_requests_.store(true, std::memory_order_release);
+}
+
+void Worker::take_requests() {
+  if (!has_requests_.load(std::memory_order_acquire)) return;
+  std::optional<WorkerConfig> config;
+  bool drain = false;
+  bool stop = false;
+  {
+    std::lock_guard lock(requests_mutex_);
+    config.swap(pending_config_);
+    drain = std::exchange(drain_requested_, false);
+    stop = stop_requested_;
+    has_requests_.store(false, std::memory_order_relaxed);
+  }
+  if (config) apply(std::move(*config));
+  if (drain) drain_now();
+  if (stop) io_->stop();
 }
 
 void Worker::apply(WorkerConfig config) {
@@ -137,6 +160,7 @@ void Worker::start_sweep_timer() {
 }
 
 void Worker::sweep() {
+  take_requests();
   auto now = Clock::now();
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     Deadline& d = *it++;
@@ -149,19 +173,29 @@ void Worker::sweep() {
 }
 
 void Worker::begin_drain() {
-  asio::post(*io_, [this] {
-    draining_ = true;
-    boost::system::error_code ignored;
-    if (acceptor_) acceptor_->close(ignored);
-    for (auto it = deadlines_.begin(); it != deadlines_.end();) {
-      Deadline& d = *it++;
-      d.on_drain();
-    }
-  });
+  std::lock_guard lock(requests_mutex_);
+  drain_requested_ = true;
+  has_requests_.store(true, std::memory_order_release);
+}
+
+void Worker::drain_now() {
+  draining_ = true;
+  boost::system::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+    Deadline& d = *it++;
+    d.on_drain();
+  }
 }
 
 void Worker::stop() {
-  io_->stop();
+  if (!thread_.joinable()) {
+    io_->stop();
+    return;
+  }
+  std::lock_guard lock(requests_mutex_);
+  stop_requested_ = true;
+  has_requests_.store(true, std::memory_order_release);
 }
 
 void Worker::join() {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -44,12 +45,13 @@ class Worker {
 
   // Binds this worker's listener (SO_REUSEPORT); throws std::system_error on failure.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
-  // Thread-safe: the worker switches to `config` for requests that start after this.
+  // Thread-safe: the worker switches to `config` for requests that start after this
+  // (within one sweep tick, 100 ms).
   void install(WorkerConfig config);
   void start();
   // Thread-safe: stop accepting, close idle connections, let in-flight requests finish.
   void begin_drain();
-  // Thread-safe: end everything now.
+  // Thread-safe: end everything (within one sweep tick).
   void stop();
   void join();
   uint32_t connections() const { return connections_.load(std::memory_order_relaxed); }
@@ -70,6 +72,8 @@ class Worker {
 
  private:
   void apply(WorkerConfig config);
+  void take_requests();
+  void drain_now();
   void sweep();
   void start_sweep_timer();
   void accept_next();
@@ -89,6 +93,13 @@ class Worker {
   std::atomic<uint32_t> connections_{0};
   bool draining_ = false;
   std::thread thread_;
+
+  // Requests from other threads, taken by the worker on its sweep tick.
+  std::mutex requests_mutex_;
+  std::atomic<bool> has_requests_{false};
+  std::optional<WorkerConfig> pending_config_;
+  bool drain_requested_ = false;
+  bool stop_requested_ = false;
 };
 
 }  // namespace bulwark::server
