@@ -193,6 +193,17 @@ class ClientConnection final : public Deadline {
   }
   bool expired(Phase phase) const { return expired_ && *expired_ == phase; }
   const config::ServerLimits& limits() const { return runtime_->config.server.limits; }
+  // RFC 9112 §2.3: a higher minor version of HTTP/1 is processed as HTTP/1.1. Beast refuses
+  // "HTTP/1.2" outright, so the digit is rewritten in the buffered head before parsing.
+  void downgrade_minor_version(size_t head_bytes) {
+    char* data = static_cast<char*>(in_buf_.data().data());
+    std::string_view head(data, head_bytes);
+    size_t line_end = head.find("\r\n");
+    if (line_end < 9 || head.substr(line_end - 9, 7) != " HTTP/1") return;
+    if (head[line_end - 2] != '.') return;
+    char& minor = data[line_end - 1];
+    if (minor >= '2' && minor <= '9') minor = '1';
+  }
   std::string_view buffered() const {
     auto data = in_buf_.data();
     return {static_cast<const char*>(data.data()), data.size()};
@@ -346,6 +357,7 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
     set_refusal(verdict.status, std::string(verdict.reason));
     co_return co_await send_refusal();
   }
+  downgrade_minor_version(head_bytes);
   auto& parser = request_parser_.emplace(std::piecewise_construct, std::make_tuple(),
                                          std::make_tuple(FieldsAllocator(&arena_)));
   parser.eager(false);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <string_view>
 #include <vector>
 
@@ -23,6 +25,11 @@ struct RawCase {
   int status;
   std::string_view reason;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const RawCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class RawHead : public testing::TestWithParam<RawCase> {};
 
@@ -90,6 +97,11 @@ struct HeadCase {
   int status;
   std::string_view reason;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const HeadCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class RequestHead : public testing::TestWithParam<HeadCase> {};
 

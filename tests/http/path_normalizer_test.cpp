@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <string_view>
 
 namespace bulwark::http {
@@ -21,6 +23,11 @@ struct PathCase {
   std::string_view input;
   std::string_view path;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const PathCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class AcceptedPath : public testing::TestWithParam<PathCase> {};
 
@@ -85,6 +92,11 @@ struct TargetCase {
   std::string_view authority;
 };
 
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const TargetCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class AcceptedTarget : public testing::TestWithParam<TargetCase> {};
 
 TEST_P(AcceptedTarget, SplitsAndNormalizes) {
@@ -125,6 +137,11 @@ struct RefusedCase {
   std::string_view input;
   std::string_view error;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const RefusedCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class RefusedTarget : public testing::TestWithParam<RefusedCase> {};
 

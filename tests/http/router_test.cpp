@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +58,11 @@ struct MatchCase {
   std::string_view method;
   std::optional<size_t> expected;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const MatchCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class RouterMatch : public testing::TestWithParam<MatchCase> {};
 
@@ -115,6 +122,11 @@ struct OtherMethodCase {
   std::string_view path;
   bool expected;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const OtherMethodCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class RouterOtherMethod : public testing::TestWithParam<OtherMethodCase> {};
 
@@ -187,6 +199,11 @@ struct HostCase {
   std::string_view input;
   std::optional<std::string> expected;
 };
+
+// ctest shows the case's name rather than its bytes.
+void PrintTo(const HostCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class HostWithoutPort : public testing::TestWithParam<HostCase> {};
 

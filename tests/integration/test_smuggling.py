@@ -158,6 +158,14 @@ class SmugglingTest(GatewayTestCase):
                                        "Transfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n")
             self.assertEqual(resp.json(), {"line": "POST /api/y HTTP/1.1", "body": 5})
 
+    def test_higher_minor_version_is_served_as_http11(self):
+        # RFC 9112 §2.3: HTTP/1.2 is processed as HTTP/1.1 (keep-alive by default).
+        with RawClient(self.gw.port) as client:
+            resp = client.request(head("GET /api/minor HTTP/1.2", "Host: h"))
+            self.assertEqual(resp.status, 200, resp)
+            self.assertEqual(resp.json()["line"], "GET /api/minor HTTP/1.1")
+            self.assertTrue(client.stays_open(0.3))
+
     def test_smuggled_request_in_body_is_not_a_second_request(self):
         # A Content-Length body that looks like a request stays body.
         inner = b"GET /api/smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
