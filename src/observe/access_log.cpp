@@ -22,8 +22,13 @@ void append_time(std::string& out, std::chrono::system_clock::time_point t) {
                  int((ms - secs).count()));
 }
 
-void append_optional_string(std::string& out, std::string_view value) {
-  if (value.empty()) {
+// ,"key":"value" — or ,"key":null for an empty value when `nullable`.
+void append_string_field(std::string& out, std::string_view key, std::string_view value,
+                         bool nullable) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  if (nullable && value.empty()) {
     out += "null";
   } else {
     append_json_string(out, value);
@@ -33,35 +38,24 @@ void append_optional_string(std::string& out, std::string_view value) {
 void append_record(std::string& out, const AccessRecord& r) {
   out += "{\"time\":";
   append_time(out, r.time);
-  out += ",\"request_id\":";
-  append_json_string(out, r.request_id);
-  out += ",\"client_ip\":";
-  append_json_string(out, r.client_ip);
-  out += ",\"method\":";
-  append_json_string(out, r.method);
-  out += ",\"path\":";
-  append_json_string(out, r.path);
-  out += ",\"route\":";
-  append_optional_string(out, r.route);
+  append_string_field(out, "request_id", r.request_id, false);
+  append_string_field(out, "client_ip", r.client_ip, false);
+  append_string_field(out, "method", r.method, false);
+  append_string_field(out, "path", r.path, false);
+  append_string_field(out, "route", r.route, true);
   fmt::format_to(std::back_inserter(out),
                  ",\"status\":{},\"bytes\":{},\"bytes_received\":{},\"duration_us\":{}", r.status,
                  r.bytes_sent, r.bytes_received, r.duration_us);
-  out += ",\"upstream_us\":";
   if (r.upstream_us < 0) {
-    out += "null";
+    out += ",\"upstream_us\":null";
   } else {
-    fmt::format_to(std::back_inserter(out), "{}", r.upstream_us);
+    fmt::format_to(std::back_inserter(out), ",\"upstream_us\":{}", r.upstream_us);
   }
-  out += ",\"upstream\":";
-  append_optional_string(out, r.upstream);
-  out += ",\"error\":";
-  append_optional_string(out, r.error);
-  out += ",\"auth\":";
-  append_optional_string(out, r.auth);
-  out += ",\"limit\":";
-  append_optional_string(out, r.limit);
-  out += ",\"cache\":";
-  append_optional_string(out, r.cache);
+  append_string_field(out, "upstream", r.upstream, true);
+  append_string_field(out, "error", r.error, true);
+  append_string_field(out, "auth", r.auth, true);
+  append_string_field(out, "limit", r.limit, true);
+  append_string_field(out, "cache", r.cache, true);
   out += '}';
 }
 

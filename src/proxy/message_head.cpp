@@ -52,6 +52,15 @@ bool forwarded_as_is(const http::HeaderField& field, std::span<const http::Heade
 
 }  // namespace
 
+std::optional<uint64_t> parse_max_forwards(std::string_view value) {
+  uint64_t hops = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), hops);
+  if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
+    return std::nullopt;
+  }
+  return hops;
+}
+
 void write_upstream_request_head(const UpstreamRequestHead& head, std::string& out) {
   out.clear();
   out += head.method;
@@ -78,6 +87,13 @@ void write_upstream_request_head(const UpstreamRequestHead& head, std::string& o
     }
     if (!head.authority.empty() && http::iequals(field.name, "host")) continue;
     if (!forwarded_as_is(field, head.fields, check_connection, head.peer_trusted)) continue;
+    if (http::iequals(field.name, "max-forwards") && http::iequals(head.method, "OPTIONS")) {
+      // RFC 9110 §7.6.2: decremented by each intermediary (0 is answered by bulwark).
+      if (auto hops = parse_max_forwards(field.value); hops && *hops > 0) {
+        append_field(out, field.name, std::to_string(*hops - 1));
+        continue;
+      }
+    }
     append_field(out, field.name, field.value);
   }
   if (!head.authority.empty()) {
@@ -103,6 +119,9 @@ void write_upstream_request_head(const UpstreamRequestHead& head, std::string& o
     append_field(out, "X-Forwarded-Host", forwarded_host.empty() ? host : forwarded_host);
   }
   append_field(out, "X-Request-Id", head.request_id);
+  // RFC 9110 §7.6.3: a gateway MUST send Via in each inbound request it forwards; a Via the
+  // client sent is forwarded above, and this field line extends that list.
+  out += "Via: 1.1 bulwark\r\n";
   if (head.framing == BodyFraming::chunked) out += "Transfer-Encoding: chunked\r\n";
   out += "\r\n";
 }

@@ -3,6 +3,8 @@
 // the client. Written by hand into a reused buffer (one contiguous write, no per-field
 // allocation); the rules of what is forwarded live here, as pure functions.
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,6 +52,9 @@ struct ClientResponseHead {
 // HTTP/1.1 response head for the client: hop-by-hop fields dropped, X-Request-Id set,
 // Connection: close when the connection ends after this response.
 void write_client_response_head(const ClientResponseHead& head, std::string& out);
+
+// The value of a Max-Forwards field (RFC 9110 §7.6.2), or nullopt when it is not 1*DIGIT.
+std::optional<uint64_t> parse_max_forwards(std::string_view value);
 
 // "1a2b\r\n": the chunk-size line for `size` bytes (RFC 9112 §7.1). Returns its length.
 size_t write_chunk_size_line(size_t size, char (&line)[20]);

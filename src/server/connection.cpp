@@ -235,6 +235,21 @@ class ClientConnection final : public Deadline {
     refusal_ = ErrorReply{status, std::move(detail), {}};
   }
   asio::awaitable<bool> send_refusal();
+  // The final recipient of OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2).
+  asio::awaitable<bool> reply_options(std::string allow);
+  // Allow for the request's host and path: the methods of the routes that match them, or
+  // the common methods when a matching route takes any method.
+  std::string allowed_methods(std::string_view host) const {
+    auto methods = runtime_->router.allowed_methods(host, exchange_.path);
+    return methods.empty() ? std::string("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS") : methods;
+  }
+  // The fields every response bulwark writes itself carries.
+  void append_local_fields(std::string& out) const {
+    out += "\r\nDate: ";
+    out += worker_.http_date();
+    out += "\r\nX-Request-Id: ";
+    out += exchange_.request_id;
+  }
   void finish_exchange();
 
   Worker& worker_;
@@ -439,6 +454,18 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   const auto& route = runtime.routes[*route_index];
   exchange_.route = route.name;
   exchange_.route_slot = route.metrics_slot;
+
+  if (request.method() == bhttp::verb::trace) {
+    // TRACE echoes the request, credentials included, back to the page that sent it
+    // (cross-site tracing); like nginx, bulwark does not pass it on.
+    ErrorReply error{405, "TRACE is not forwarded", allowed_methods(host)};
+    co_await reply_error(error, client_keep_alive && !draining_);
+    co_return client_keep_alive;
+  }
+  if (request.method() == bhttp::verb::options) {
+    auto hops = proxy::parse_max_forwards(request[bhttp::field::max_forwards]);
+    if (hops && *hops == 0) co_return co_await reply_options(allowed_methods(host));
+  }
 
   if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
     set_refusal(413, "request body exceeds server.limits.max_body_bytes");
@@ -784,6 +811,21 @@ asio::awaitable<bool> ClientConnection::send_refusal() {
   co_return false;
 }
 
+asio::awaitable<bool> ClientConnection::reply_options(std::string allow) {
+  exchange_.status = 200;
+  std::string out = "HTTP/1.1 200 OK\r\nContent-Length: 0";
+  append_local_fields(out);
+  out += "\r\nAllow: ";
+  out += allow;
+  bool keep_alive = exchange_.client_keep_alive && !draining_ && !worker_.draining();
+  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  arm(Phase::respond, limits().idle_timeout);
+  error_code ec;
+  co_await asio::async_write(client_, asio::buffer(out), redirect(ec));
+  finish_exchange();
+  co_return keep_alive && !ec;
+}
+
 asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, bool keep_alive) {
   exchange_.status = error.status;
   exchange_.error = status_error_name(error.status);
@@ -802,8 +844,7 @@ asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, boo
   out += bhttp::obsolete_reason(static_cast<bhttp::status>(error.status));
   out += "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ";
   out += std::to_string(body.size());
-  out += "\r\nX-Request-Id: ";
-  out += exchange_.request_id;
+  append_local_fields(out);
   if (!error.allow.empty()) {
     out += "\r\nAllow: ";
     out += error.allow;

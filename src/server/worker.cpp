@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/socket_base.hpp>
 
+#include <ctime>
+
 #include "server/connection.hpp"
 
 namespace bulwark::server {
@@ -99,6 +101,7 @@ void Worker::apply(WorkerConfig config) {
 }
 
 void Worker::start() {
+  refresh_http_date();
   start_sweep_timer();
   accept_next();
   thread_ = std::thread([this] {
@@ -159,8 +162,18 @@ void Worker::start_sweep_timer() {
   });
 }
 
+void Worker::refresh_http_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  size_t n = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  http_date_.assign(text, n);
+}
+
 void Worker::sweep() {
   take_requests();
+  refresh_http_date();
   auto now = Clock::now();
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     Deadline& d = *it++;

@@ -67,6 +67,8 @@ class Worker {
   DeadlineList& deadlines() { return deadlines_; }
   SharedState& shared() { return shared_; }
   bool draining() const { return draining_; }
+  // The current time as an HTTP-date (RFC 9110 §5.6.7), refreshed on each sweep tick.
+  const std::string& http_date() const { return http_date_; }
   void connection_started();
   void connection_ended();
 
@@ -75,6 +77,7 @@ class Worker {
   void take_requests();
   void drain_now();
   void sweep();
+  void refresh_http_date();
   void start_sweep_timer();
   void accept_next();
 
@@ -92,6 +95,7 @@ class Worker {
   DeadlineList deadlines_;
   std::atomic<uint32_t> connections_{0};
   bool draining_ = false;
+  std::string http_date_;
   std::thread thread_;
 
   // Requests from other threads, taken by the worker on its sweep tick.

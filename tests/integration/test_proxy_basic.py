@@ -239,6 +239,48 @@ class ProxyBasicTest(GatewayTestCase):
         self.assertEqual(headers.get("x-forwarded-host"), "api.example.com:8443")
         self.assertEqual(headers.get("host"), "api.example.com:8443")
 
+    def test_via_added_to_forwarded_request(self):
+        client = self.raw_client(self.gw)
+        resp = client.request(request_bytes("GET", "/api/echo", [("Via", "1.0 fred")]))
+        self.assertEqual(resp.status, 200, resp)
+        # RFC 9110 §7.6.3: the gateway extends the client's Via list.
+        self.assertEqual(resp.json()["headers"].get("via"), "1.0 fred, 1.1 bulwark")
+
+    def test_trace_is_refused_and_not_forwarded(self):
+        before = self.origin_server.stats()["requests"]
+        client = self.raw_client(self.gw)
+        resp = client.request(request_bytes("TRACE", "/api/echo", [("Cookie", "secret=1")]))
+        self.assertJsonError(resp, 405, "method_not_allowed")
+        self.assertIn("GET", resp.header("Allow"))
+        self.assertNotIn(b"secret", resp.body)
+        self.assertEqual(self.origin_server.stats()["requests"], before)
+        # The connection stays usable.
+        self.assertEqual(client.request(request_bytes("GET", "/api/echo")).status, 200)
+
+    def test_options_with_max_forwards_zero_is_answered_by_bulwark(self):
+        before = self.origin_server.stats()["requests"]
+        client = self.raw_client(self.gw)
+        resp = client.request(request_bytes("OPTIONS", "/api/echo", [("Max-Forwards", "0")]))
+        self.assertEqual(resp.status, 200, resp)
+        # The api route takes any method: Allow lists the common ones.
+        self.assertEqual(resp.header("Allow"), "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+        self.assertEqual(resp.header("Content-Length"), "0")
+        self.assertEqual(self.origin_server.stats()["requests"], before)
+
+    def test_options_max_forwards_decremented(self):
+        client = self.raw_client(self.gw)
+        resp = client.request(request_bytes("OPTIONS", "/api/echo", [("Max-Forwards", "5")]))
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.json()["headers"].get("max-forwards"), "4")
+
+    def test_own_error_responses_carry_date(self):
+        client = self.raw_client(self.gw)
+        resp = client.request(request_bytes("GET", "/nowhere"))
+        self.assertJsonError(resp, 404, "not_found")
+        self.assertRegex(resp.header("Date") or "",
+                         r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|"
+                         r"Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
+
     def test_untrusted_forwarded_headers_replaced(self):
         client = self.raw_client(self.gw)
         resp = client.request(request_bytes("GET", "/api/echo", [

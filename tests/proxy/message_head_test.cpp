@@ -38,7 +38,33 @@ TEST(UpstreamRequestHead, PlainGetGetsForwardingFields) {
             "X-Forwarded-Proto: http\r\n"
             "X-Forwarded-Host: api.example.com\r\n"
             "X-Request-Id: rid-1\r\n"
+            "Via: 1.1 bulwark\r\n"
             "\r\n");
+}
+
+TEST(UpstreamRequestHead, IncomingViaIsKeptAndExtended) {
+  std::vector<HeaderField> fields = {{"Host", "h"}, {"Via", "1.0 fred"}};
+  auto out = request_head(base_request(fields));
+  EXPECT_NE(out.find("Via: 1.0 fred\r\n"), std::string::npos) << out;
+  EXPECT_LT(out.find("Via: 1.0 fred\r\n"), out.find("Via: 1.1 bulwark\r\n")) << out;
+}
+
+TEST(UpstreamRequestHead, OptionsMaxForwardsIsDecremented) {
+  std::vector<HeaderField> fields = {{"Host", "h"}, {"Max-Forwards", "3"}};
+  auto head = base_request(fields);
+  head.method = "OPTIONS";
+  EXPECT_NE(request_head(head).find("Max-Forwards: 2\r\n"), std::string::npos);
+  head.method = "GET";  // only OPTIONS (and TRACE, refused earlier) use it
+  EXPECT_NE(request_head(head).find("Max-Forwards: 3\r\n"), std::string::npos);
+}
+
+TEST(MaxForwards, Parse) {
+  EXPECT_EQ(parse_max_forwards("0"), 0u);
+  EXPECT_EQ(parse_max_forwards("10"), 10u);
+  EXPECT_EQ(parse_max_forwards(""), std::nullopt);
+  EXPECT_EQ(parse_max_forwards("-1"), std::nullopt);
+  EXPECT_EQ(parse_max_forwards("1x"), std::nullopt);
+  EXPECT_EQ(parse_max_forwards("99999999999999999999999"), std::nullopt);
 }
 
 TEST(UpstreamRequestHead, QueryIsKeptRaw) {
