@@ -35,12 +35,33 @@ bool has_connection_field(std::span<const http::HeaderField> fields) {
   return false;
 }
 
+// Framing is always written by bulwark from what its parser understood, never copied: a
+// field list (Connection: content-length) or a duplicate must not change what the next
+// hop takes as the end of the message.
+bool is_framing_field(std::string_view name) {
+  return http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding");
+}
+
+void append_content_length(std::string& out, std::optional<uint64_t> length) {
+  if (!length) return;
+  std::array<char, 24> digits{};
+  auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), *length);
+  out += "Content-Length: ";
+  out.append(digits.data(), end);
+  out += "\r\n";
+}
+
 // Whether an incoming field is passed on as it is. Gateway-set fields are re-created below.
 bool forwarded_as_is(const http::HeaderField& field, std::span<const http::HeaderField> fields,
                      bool check_connection, bool peer_trusted) {
   std::string_view name = field.name;
-  if (http::is_hop_by_hop(name)) return false;
+  if (http::is_hop_by_hop(name) || is_framing_field(name)) return false;
   if (http::iequals(name, "x-request-id")) return false;
+  // A name with '_' reaches CGI-style upstreams as the same variable as its '-' twin
+  // (X_Forwarded_For = X-Forwarded-For): dropped, as nginx does by default.
+  if (name.find('_') != std::string_view::npos) return false;
+  // Host identifies what was routed: a Connection list cannot remove it.
+  if (http::iequals(name, "host")) return true;
   if (http::is_gateway_set_header(name)) {
     bool rewritten = http::iequals(name, "x-forwarded-for") ||
                      http::iequals(name, "x-forwarded-proto") ||
@@ -119,6 +140,7 @@ void write_upstream_request_head(const UpstreamRequestHead& head, std::string& o
     append_field(out, "X-Forwarded-Host", forwarded_host.empty() ? host : forwarded_host);
   }
   append_field(out, "X-Request-Id", head.request_id);
+  if (head.framing == BodyFraming::content_length) append_content_length(out, head.content_length);
   // RFC 9110 §7.6.3: a gateway MUST send Via in each inbound request it forwards; a Via the
   // client sent is forwarded above, and this field line extends that list.
   out += "Via: 1.1 bulwark\r\n";
@@ -137,15 +159,18 @@ void write_client_response_head(const ClientResponseHead& head, std::string& out
   out += "\r\n";
 
   bool check_connection = has_connection_field(head.fields);
+  bool has_date = false;
   for (const auto& field : head.fields) {
     std::string_view name = field.name;
-    if (http::is_hop_by_hop(name) || http::iequals(name, "x-request-id")) continue;
+    if (http::is_hop_by_hop(name) || is_framing_field(name)) continue;
+    if (http::iequals(name, "x-request-id")) continue;
     if (check_connection && named_by_connection(head.fields, name)) continue;
-    if (head.framing == BodyFraming::until_close && http::iequals(name, "content-length")) {
-      continue;
-    }
+    has_date = has_date || http::iequals(name, "date");
     append_field(out, name, field.value);
   }
+  // RFC 9110 §6.6.1: a recipient with a clock adds Date when the origin sent none.
+  if (!has_date && !head.date.empty()) append_field(out, "Date", head.date);
+  append_content_length(out, head.content_length);
   append_field(out, "X-Request-Id", head.request_id);
   if (head.framing == BodyFraming::chunked) out += "Transfer-Encoding: chunked\r\n";
   if (!head.keep_alive) {

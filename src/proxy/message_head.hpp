@@ -31,11 +31,13 @@ struct UpstreamRequestHead {
   std::string_view peer_ip;
   std::string_view request_id;
   BodyFraming framing = BodyFraming::none;
+  std::optional<uint64_t> content_length;  // written when framing is content_length
 };
 
 // HTTP/1.1 request head for the upstream: hop-by-hop fields (and those named in
-// Connection) dropped; X-Forwarded-For/-Proto/-Host set (kept or extended only from a
-// trusted peer); Forwarded and X-Real-IP kept only from a trusted peer; X-Request-Id
+// Connection, but never Host) dropped; names with '_' dropped; framing written from
+// `framing` and `content_length`, never copied; X-Forwarded-For/-Proto/-Host set (kept or extended
+// only from a trusted peer); Forwarded and X-Real-IP kept only from a trusted peer; X-Request-Id
 // replaced by `request_id`.
 void write_upstream_request_head(const UpstreamRequestHead& head, std::string& out);
 
@@ -45,12 +47,15 @@ struct ClientResponseHead {
   std::span<const http::HeaderField> fields;
   std::string_view request_id;
   BodyFraming framing = BodyFraming::none;  // chunked: Transfer-Encoding: chunked is added
+  std::optional<uint64_t> content_length;   // written when set (incoming ones never are)
   bool keep_alive = true;
   bool client_http10 = false;  // keep-alive must then be said explicitly
+  std::string_view date;       // added when the upstream sent no Date
 };
 
-// HTTP/1.1 response head for the client: hop-by-hop fields dropped, X-Request-Id set,
-// Connection: close when the connection ends after this response.
+// HTTP/1.1 response head for the client: hop-by-hop and framing fields dropped (framing is
+// rewritten from `framing` and `content_length`), X-Request-Id set, Date added when
+// missing, Connection: close when the connection ends after this response.
 void write_client_response_head(const ClientResponseHead& head, std::string& out);
 
 // The value of a Max-Forwards field (RFC 9110 §7.6.2), or nullopt when it is not 1*DIGIT.

@@ -14,7 +14,8 @@
 namespace bulwark::proxy {
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(boost::asio::any_io_executor ex) : socket(ex) {}
+  UpstreamConnection(boost::asio::any_io_executor ex, size_t buffer_limit)
+      : socket(ex), buffer(buffer_limit) {}
   boost::asio::ip::tcp::socket socket;
   boost::beast::flat_buffer buffer;
   size_t target = 0;

@@ -35,6 +35,10 @@ namespace {
 constexpr size_t kChunkBytes = 16 * 1024;
 constexpr size_t kReadBytes = 16 * 1024;
 constexpr uint64_t kMaxResponseHeadBytes = 64 * 1024;
+constexpr unsigned kMaxInterimResponses = 8;
+// Bounds on what a peer can make bulwark buffer outside bodies (chunk-size lines with
+// extensions, trailers, heads): the read buffers never grow past these.
+constexpr size_t kMaxUpstreamBufferBytes = kMaxResponseHeadBytes + 2 * kReadBytes;
 
 // Parsed fields live in a per-connection arena released after each exchange: no heap
 // allocation per field in steady state.
@@ -89,6 +93,28 @@ std::string_view status_error_name(unsigned status) {
   }
 }
 
+std::optional<uint64_t> to_std(const boost::optional<uint64_t>& value) {
+  return value ? std::optional<uint64_t>(*value) : std::nullopt;
+}
+
+// Why a final response head from an upstream cannot be relayed, or empty when it can.
+template <class Parser>
+std::string_view response_head_problem(const Parser& parser) {
+  unsigned status = parser.get().result_int();
+  if (status == 101) return "asked for a protocol upgrade, which is not supported";
+  if (status < 100 || status > 599) return "sent an invalid status code";
+  // bulwark re-frames bodies itself and decodes no content coding: anything but a lone
+  // "chunked" would reach the client mislabelled.
+  bool other_coding = false;
+  for (const auto& field : parser.get()) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    http::for_each_list_token(field.value(), [&](std::string_view token) {
+      if (!http::iequals(token, "chunked")) other_coding = true;
+    });
+  }
+  return other_coding ? "sent a transfer coding other than chunked" : "";
+}
+
 // Where the exchange stands; decides what an expired deadline means.
 enum class Phase {
   idle,
@@ -133,7 +159,7 @@ enum class Relay { ok, read_failed, write_failed };
 class ClientConnection final : public Deadline {
  public:
   ClientConnection(Worker& worker, tcp::socket socket)
-      : worker_(worker), client_(std::move(socket)) {
+      : worker_(worker), client_(std::move(socket)), in_buf_(client_buffer_limit(worker)) {
     worker_.connection_started();
     worker_.deadlines().push_back(*this);
     error_code ec;
@@ -152,6 +178,15 @@ class ClientConnection final : public Deadline {
   }
 
   ~ClientConnection() override { worker_.connection_ended(); }
+
+  // The client read buffer holds a head (up to max_header_bytes) and a read's worth of
+  // what follows; Beast keeps chunk-size lines and trailers here too, so this bound is
+  // also theirs.
+  static size_t client_buffer_limit(Worker& worker) {
+    const auto& runtime = worker.runtime();
+    uint64_t head = runtime ? runtime->config.server.limits.max_header_bytes : 16 * 1024;
+    return static_cast<size_t>(std::max<uint64_t>(head, 16 * 1024)) + 2 * kReadBytes;
+  }
 
   asio::awaitable<void> run();
 
@@ -177,7 +212,7 @@ class ClientConnection final : public Deadline {
     draining_ = true;
     // A connection waiting for its next request is closed now; one mid-request finishes it
     // and closes after the response.
-    if (phase_ == Phase::idle) {
+    if (phase_ == Phase::idle || (phase_ == Phase::head && in_buf_.size() == 0)) {
       error_code ignored;
       client_.close(ignored);
     }
@@ -236,7 +271,7 @@ class ClientConnection final : public Deadline {
   }
   asio::awaitable<bool> send_refusal();
   // The final recipient of OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2).
-  asio::awaitable<bool> reply_options(std::string allow);
+  asio::awaitable<bool> reply_options(const std::string& allow, bool keep_alive);
   // Allow for the request's host and path: the methods of the routes that match them, or
   // the common methods when a matching route takes any method.
   std::string allowed_methods(std::string_view host) const {
@@ -249,6 +284,16 @@ class ClientConnection final : public Deadline {
     out += worker_.http_date();
     out += "\r\nX-Request-Id: ";
     out += exchange_.request_id;
+  }
+  // Ends the head of a response bulwark writes itself (with the blank line).
+  void append_connection_field(std::string& out, bool keep_alive) const {
+    if (!keep_alive) {
+      out += "\r\nConnection: close\r\n\r\n";
+    } else if (exchange_.client_version == 10) {
+      out += "\r\nConnection: keep-alive\r\n\r\n";
+    } else {
+      out += "\r\n\r\n";
+    }
   }
   void finish_exchange();
 
@@ -347,15 +392,15 @@ asio::awaitable<ClientConnection::Head> ClientConnection::read_head(bool first) 
     }
     if (phase_ == Phase::idle && !data.empty()) arm(Phase::head, lim.header_timeout);
     error_code ec;
-    size_t n = co_await client_.async_read_some(in_buf_.prepare(kReadBytes), redirect(ec));
+    size_t room = std::min(kReadBytes, in_buf_.max_size() - in_buf_.size());
+    size_t n = co_await client_.async_read_some(in_buf_.prepare(room), redirect(ec));
     in_buf_.commit(n);
-    if (ec) {
-      if (expired(Phase::head)) {
-        set_refusal(408, "request head not received in time");
-        co_return Head::refused;
-      }
-      co_return Head::closed;  // idle timeout, drain, or the client went away
+    // The sweep may have fired just as this read completed: the deadline still holds.
+    if (expired(Phase::head)) {
+      set_refusal(408, "request head not received in time");
+      co_return Head::refused;
     }
+    if (ec) co_return Head::closed;  // idle timeout, drain, or the client went away
     if (phase_ == Phase::idle) arm(Phase::head, lim.header_timeout);
   }
 }
@@ -397,7 +442,10 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   exchange_.method.assign(request.method_string());
   exchange_.client_version = request.version() == 10 ? 10 : 11;
   exchange_.client_keep_alive = request.keep_alive();
-  exchange_.expects_continue = http::iequals(request[bhttp::field::expect], "100-continue");
+  // RFC 9110 §10.1.1: the expectation is ignored from HTTP/1.0 clients, which must never
+  // see a 1xx response.
+  exchange_.expects_continue = exchange_.client_version == 11 &&
+                               http::iequals(request[bhttp::field::expect], "100-continue");
   exchange_.head_request = request.method() == bhttp::verb::head;
 
   fields_.clear();
@@ -458,13 +506,17 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   if (request.method() == bhttp::verb::trace) {
     // TRACE echoes the request, credentials included, back to the page that sent it
     // (cross-site tracing); like nginx, bulwark does not pass it on.
-    ErrorReply error{405, "TRACE is not forwarded", allowed_methods(host)};
+    std::string allow = allowed_methods(host);
+    ErrorReply error{405, "TRACE is not forwarded", allow};
     co_await reply_error(error, client_keep_alive && !draining_);
     co_return client_keep_alive;
   }
   if (request.method() == bhttp::verb::options) {
     auto hops = proxy::parse_max_forwards(request[bhttp::field::max_forwards]);
-    if (hops && *hops == 0) co_return co_await reply_options(allowed_methods(host));
+    if (hops && *hops == 0) {
+      std::string allow = allowed_methods(host);
+      co_return co_await reply_options(allow, client_keep_alive);
+    }
   }
 
   if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
@@ -488,7 +540,8 @@ void ClientConnection::write_upstream_head(const RequestParser& parser,
                                  .peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_),
                                  .peer_ip = client_ip_,
                                  .request_id = exchange_.request_id,
-                                 .framing = framing},
+                                 .framing = framing,
+                                 .content_length = to_std(parser.content_length())},
       upstream_head_);
 }
 
@@ -496,7 +549,8 @@ asio::awaitable<bool> ClientConnection::open_upstream(proxy::UpstreamPool& pool,
   const auto& addresses = pool.target(target).addresses;
   arm(Phase::upstream_connect, pool.config().connect_timeout);
   for (const auto& address : addresses) {
-    auto connection = std::make_unique<proxy::UpstreamConnection>(client_.get_executor());
+    auto connection = std::make_unique<proxy::UpstreamConnection>(client_.get_executor(),
+                                                                  kMaxUpstreamBufferBytes);
     connection->target = target;
     upstream_ = std::move(connection);
     error_code ec;
@@ -577,13 +631,20 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
 // by bulwark itself). `retryable` tells whether the upstream closed without a byte.
 asio::awaitable<bool> ClientConnection::read_response_head(bool& retryable, ErrorReply& error) {
   const auto& upstream_config = pool_->config();
-  for (;;) {
+  // The timeout covers everything up to the final response head, interim ones included.
+  arm(Phase::upstream_wait, upstream_config.timeout);
+  for (unsigned interim = 0;; ++interim) {
+    if (interim > kMaxInterimResponses) {
+      worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
+                                              observe::UpstreamError::bad_response);
+      error = {502, "upstream '" + upstream_config.name + "' sent too many 1xx responses"};
+      co_return false;
+    }
     auto& response_parser = response_parser_.emplace(std::piecewise_construct, std::make_tuple(),
                                                      std::make_tuple(FieldsAllocator(&arena_)));
     response_parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
     response_parser.body_limit(boost::none);
     if (exchange_.head_request) response_parser.skip(true);
-    arm(Phase::upstream_wait, upstream_config.timeout);
     error_code ec;
     co_await bhttp::async_read_header(upstream_->socket, upstream_->buffer, response_parser,
                                       redirect(ec));
@@ -606,8 +667,11 @@ asio::awaitable<bool> ClientConnection::read_response_head(bool& retryable, Erro
     }
     unsigned status = response_parser.get().result_int();
     if (status >= 100 && status < 200 && status != 101) continue;
-    if (status == 101) {
-      error = {502, "protocol upgrades are not supported"};
+    std::string_view problem = response_head_problem(response_parser);
+    if (!problem.empty()) {
+      worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
+                                              observe::UpstreamError::bad_response);
+      error = {502, "upstream '" + upstream_config.name + "' " + std::string(problem)};
       co_return false;
     }
     co_return true;
@@ -648,6 +712,8 @@ asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool
   if (relay == Relay::read_failed) {
     if (ec == bhttp::error::body_limit) {
       error = {413, "request body exceeds server.limits.max_body_bytes"};
+    } else if (ec == bhttp::error::buffer_overflow) {
+      error = {400, "chunk framing line or trailer section too long"};
     } else if (expired(Phase::body)) {
       error = {408, "request body not received in time"};
     } else {
@@ -736,13 +802,23 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   for (const auto& field : response) {
     response_fields_.push_back({field.name_string(), field.value()});
   }
+  // Content-Length: the body's length, or for HEAD and 304 the length the GET response
+  // would have had (RFC 9110 §8.6); never on 204.
+  std::optional<uint64_t> content_length;
+  if (framing == proxy::BodyFraming::content_length ||
+      (no_body && framing == proxy::BodyFraming::none && status != 204)) {
+    if (parser.content_length()) content_length = *parser.content_length();
+  }
+  if (framing == proxy::BodyFraming::content_length && !content_length) content_length = 0;
   proxy::write_client_response_head(proxy::ClientResponseHead{.status = status,
                                                               .reason = response.reason(),
                                                               .fields = response_fields_,
                                                               .request_id = exchange_.request_id,
                                                               .framing = framing,
+                                                              .content_length = content_length,
                                                               .keep_alive = keep_alive,
-                                                              .client_http10 = client_http10},
+                                                              .client_http10 = client_http10,
+                                                              .date = worker_.http_date()},
                                     response_head_);
   exchange_.status = status;
 
@@ -811,14 +887,14 @@ asio::awaitable<bool> ClientConnection::send_refusal() {
   co_return false;
 }
 
-asio::awaitable<bool> ClientConnection::reply_options(std::string allow) {
+asio::awaitable<bool> ClientConnection::reply_options(const std::string& allow, bool keep_alive) {
   exchange_.status = 200;
   std::string out = "HTTP/1.1 200 OK\r\nContent-Length: 0";
   append_local_fields(out);
   out += "\r\nAllow: ";
   out += allow;
-  bool keep_alive = exchange_.client_keep_alive && !draining_ && !worker_.draining();
-  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  keep_alive = keep_alive && !draining_ && !worker_.draining();
+  append_connection_field(out, keep_alive);
   arm(Phase::respond, limits().idle_timeout);
   error_code ec;
   co_await asio::async_write(client_, asio::buffer(out), redirect(ec));
@@ -849,7 +925,7 @@ asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, boo
     out += "\r\nAllow: ";
     out += error.allow;
   }
-  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  append_connection_field(out, keep_alive);
   bool head_request = exchange_.method == "HEAD";
   if (!head_request) out += body;
   exchange_.bytes_sent = head_request ? 0 : body.size();

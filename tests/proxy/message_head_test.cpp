@@ -158,7 +158,10 @@ TEST(UpstreamRequestHead, ContentLengthIsKept) {
   auto head = base_request(fields);
   head.method = "PUT";
   head.framing = BodyFraming::content_length;
-  EXPECT_NE(request_head(head).find("Content-Length: 5\r\n"), std::string::npos);
+  head.content_length = 5;
+  auto out = request_head(head);
+  EXPECT_NE(out.find("Content-Length: 5\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Content-Length"), out.rfind("Content-Length")) << out;
 }
 
 std::string response_head(const ClientResponseHead& head) {
@@ -177,13 +180,71 @@ TEST(ClientResponseHead, KeepAliveResponse) {
                            .fields = fields,
                            .request_id = "r",
                            .framing = BodyFraming::content_length,
+                           .content_length = 2,
                            .keep_alive = true,
-                           .client_http10 = false}),
+                           .client_http10 = false,
+                           .date = "Thu, 26 Nov 2026 21:00:00 GMT"}),
             "HTTP/1.1 200 OK\r\n"
             "Content-Type: application/json\r\n"
+            "Date: Thu, 26 Nov 2026 21:00:00 GMT\r\n"
             "Content-Length: 2\r\n"
             "X-Request-Id: r\r\n"
             "\r\n");
+}
+
+TEST(ClientResponseHead, UpstreamDateIsKept) {
+  std::vector<HeaderField> fields = {{"Date", "Mon, 01 Jan 2024 00:00:00 GMT"}};
+  auto out = response_head({.status = 200,
+                            .reason = "OK",
+                            .fields = fields,
+                            .request_id = "r",
+                            .framing = BodyFraming::none,
+                            .content_length = std::nullopt,
+                            .keep_alive = true,
+                            .client_http10 = false,
+                            .date = "Thu, 26 Nov 2026 21:00:00 GMT"});
+  EXPECT_NE(out.find("Date: Mon, 01 Jan 2024"), std::string::npos) << out;
+  EXPECT_EQ(out.find("2026"), std::string::npos) << out;
+}
+
+TEST(ClientResponseHead, FramingIsRewrittenNeverCopied) {
+  // Connection naming Content-Length, duplicates and lists: the client only ever sees the
+  // length bulwark's parser used.
+  std::vector<HeaderField> fields = {{"Connection", "content-length"},
+                                     {"Content-Length", "3"},
+                                     {"Content-Length", "3"},
+                                     {"Transfer-Encoding", "chunked"}};
+  auto out = response_head({.status = 200,
+                            .reason = "OK",
+                            .fields = fields,
+                            .request_id = "r",
+                            .framing = BodyFraming::content_length,
+                            .content_length = 3,
+                            .keep_alive = true,
+                            .client_http10 = false});
+  EXPECT_EQ(out.find("Content-Length: 3"), out.rfind("Content-Length: 3")) << out;
+  EXPECT_NE(out.find("Content-Length: 3\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos) << out;
+}
+
+TEST(UpstreamRequestHead, ConnectionCannotRemoveFramingOrHost) {
+  std::vector<HeaderField> fields = {
+      {"Host", "h"}, {"Connection", "content-length, host"}, {"Content-Length", "70"}};
+  auto head = base_request(fields);
+  head.method = "POST";
+  head.framing = BodyFraming::content_length;
+  head.content_length = 70;
+  auto out = request_head(head);
+  EXPECT_NE(out.find("Content-Length: 70\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Host: h\r\n"), std::string::npos) << out;
+}
+
+TEST(UpstreamRequestHead, UnderscoreNamesAreDropped) {
+  std::vector<HeaderField> fields = {
+      {"Host", "h"}, {"X_Forwarded_For", "6.6.6.6"}, {"X_Real_IP", "6.6.6.6"}, {"X-Ok", "1"}};
+  auto out = request_head(base_request(fields));
+  EXPECT_EQ(out.find("6.6.6.6"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Ok: 1\r\n"), std::string::npos) << out;
 }
 
 TEST(ClientResponseHead, CloseAndHttp10KeepAlive) {
