@@ -167,7 +167,8 @@ bool valid_content_length(std::string_view value) {
 FramingVerdict check_host(const HeadSummary& head, bool http11) {
   if (head.host_count > 1) return bad_request("duplicate Host");
   if (head.host_count == 0) return http11 ? bad_request("missing Host") : kAccept;
-  if (!host_without_port(head.host)) return bad_request("invalid Host");
+  // RFC 9112 §3.2: an empty Host is valid (the target URI has no authority).
+  if (!head.host.empty() && !host_without_port(head.host)) return bad_request("invalid Host");
   return kAccept;
 }
 

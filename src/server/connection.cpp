@@ -246,6 +246,8 @@ class ClientConnection final : public Deadline {
 
   asio::awaitable<Head> read_head(bool first);
   asio::awaitable<bool> handle_request(size_t head_bytes);
+  bool parse_request_head(size_t head_bytes);
+  bool resolve_target();
   asio::awaitable<bool> proxy(const gateway::CompiledRoute& route, RequestParser& parser);
   asio::awaitable<bool> read_response_head(bool& retryable, ErrorReply& error);
   asio::awaitable<bool> open_upstream(proxy::UpstreamPool& pool, size_t target);
@@ -310,6 +312,7 @@ class ClientConnection final : public Deadline {
   std::optional<RequestParser> request_parser_;
   std::optional<ResponseParser> response_parser_;
   http::NormalizeResult normalized_;
+  std::string host_;  // the request's host to route on: lower-case, without port
   std::array<char, kChunkBytes> chunk_{};
   std::vector<http::HeaderField> fields_;           // the request's, as views
   std::vector<http::HeaderField> response_fields_;  // the upstream response's, as views
@@ -411,11 +414,57 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   // A request is served by the config current when its head arrived (a reload may have
   // happened while this connection sat idle).
   runtime_ = worker_.runtime();
-  std::string_view head = buffered().substr(0, head_bytes);
+  if (!parse_request_head(head_bytes) || !resolve_target()) co_return co_await send_refusal();
 
+  auto& parser = *request_parser_;
+  auto& request = parser.get();
+  const auto& runtime = *runtime_;
+  auto route_index = runtime.router.match(host_, exchange_.path, exchange_.method);
+  bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+  // An unread body would be taken for the next request: close instead.
+  bool client_keep_alive = exchange_.client_keep_alive && !has_body;
+  if (!route_index) {
+    bool other_method = runtime.router.path_matches_other_method(host_, exchange_.path);
+    ErrorReply error{other_method ? 405u : 404u,
+                     (other_method ? "method not allowed: " : "no route for ") + exchange_.method +
+                         " " + exchange_.path};
+    if (other_method) error.allow = runtime.router.allowed_methods(host_, exchange_.path);
+    co_await reply_error(error, client_keep_alive && !draining_);
+    co_return client_keep_alive;
+  }
+  const auto& route = runtime.routes[*route_index];
+  exchange_.route = route.name;
+  exchange_.route_slot = route.metrics_slot;
+
+  if (request.method() == bhttp::verb::trace) {
+    // TRACE echoes the request, credentials included, back to the page that sent it
+    // (cross-site tracing); like nginx, bulwark does not pass it on.
+    std::string allow = allowed_methods(host_);
+    ErrorReply error{405, "TRACE is not forwarded", allow};
+    co_await reply_error(error, client_keep_alive && !draining_);
+    co_return client_keep_alive;
+  }
+  if (request.method() == bhttp::verb::options) {
+    auto hops = proxy::parse_max_forwards(request[bhttp::field::max_forwards]);
+    if (hops && *hops == 0) {
+      std::string allow = allowed_methods(host_);
+      co_return co_await reply_options(allow, client_keep_alive);
+    }
+  }
+  if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
+    set_refusal(413, "request body exceeds server.limits.max_body_bytes");
+    co_return co_await send_refusal();
+  }
+  co_return co_await proxy(route, parser);
+}
+
+// Checks and parses the head buffered in in_buf_ and records what the exchange needs from
+// it. False (with the refusal set) when the request cannot be served.
+bool ClientConnection::parse_request_head(size_t head_bytes) {
+  std::string_view head = buffered().substr(0, head_bytes);
   if (auto verdict = http::check_raw_head(head); !verdict.ok()) {
     set_refusal(verdict.status, std::string(verdict.reason));
-    co_return co_await send_refusal();
+    return false;
   }
   downgrade_minor_version(head_bytes);
   auto& parser = request_parser_.emplace(std::piecewise_construct, std::make_tuple(),
@@ -425,21 +474,23 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   parser.body_limit(limits().max_body_bytes);
   error_code ec;
   size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
+  if (ec == bhttp::error::body_limit) {
+    set_refusal(413, "request body exceeds server.limits.max_body_bytes");
+    return false;
+  }
+  if (ec == bhttp::error::bad_version) {
+    set_refusal(505, "only HTTP/1.x is served here");
+    return false;
+  }
   if (ec || !parser.is_header_done()) {
-    if (ec == bhttp::error::body_limit) {
-      set_refusal(413, "request body exceeds server.limits.max_body_bytes");
-      co_return co_await send_refusal();
-    }
-    if (ec == bhttp::error::bad_version) {
-      set_refusal(505, "only HTTP/1.0 and HTTP/1.1 are served here");
-      co_return co_await send_refusal();
-    }
     set_refusal(400, "malformed request head: " + ec.message());
-    co_return co_await send_refusal();
+    return false;
   }
   in_buf_.consume(used);
+
   auto& request = parser.get();
   exchange_.method.assign(request.method_string());
+  exchange_.path.assign(request.target());  // until normalized
   exchange_.client_version = request.version() == 10 ? 10 : 11;
   exchange_.client_keep_alive = request.keep_alive();
   // RFC 9110 §10.1.1: the expectation is ignored from HTTP/1.0 clients, which must never
@@ -451,80 +502,40 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   fields_.clear();
   for (const auto& field : request) fields_.push_back({field.name_string(), field.value()});
   if (auto verdict = http::check_request_head(request.version(), fields_); !verdict.ok()) {
-    exchange_.path.assign(request.target());
     set_refusal(verdict.status, std::string(verdict.reason));
-    co_return co_await send_refusal();
+    return false;
   }
-
   auto request_id = request["X-Request-Id"];
   if (observe::is_acceptable_request_id(request_id)) {
     exchange_.request_id.assign(request_id);
   } else {
     observe::generate_request_id(exchange_.request_id);
   }
+  return true;
+}
 
-  auto& normalized = normalized_;
-  http::normalize_target(request.target(), normalized);
-  if (!normalized.ok) {
-    exchange_.path.assign(request.target());
-    set_refusal(400, std::string(normalized.error));
-    co_return co_await send_refusal();
+// Normalizes the target and works out the host to route on (absolute-form authority, else
+// Host). False (with the refusal set) when either cannot be used.
+bool ClientConnection::resolve_target() {
+  const auto& request = request_parser_->get();
+  http::normalize_target(request.target(), normalized_);
+  if (!normalized_.ok) {
+    set_refusal(400, std::string(normalized_.error));
+    return false;
   }
-  exchange_.path.assign(normalized.target.path);
-
-  std::string_view host_value = normalized.target.authority.empty()
+  exchange_.path.assign(normalized_.target.path);
+  std::string_view host_value = normalized_.target.authority.empty()
                                     ? std::string_view(request[bhttp::field::host])
-                                    : std::string_view(normalized.target.authority);
-  std::string host;
-  if (!host_value.empty()) {
-    auto parsed = http::host_without_port(host_value);
-    if (!parsed) {
-      set_refusal(400, "invalid Host");
-      co_return co_await send_refusal();
-    }
-    host = std::move(*parsed);
+                                    : std::string_view(normalized_.target.authority);
+  host_.clear();
+  if (host_value.empty()) return true;
+  auto parsed = http::host_without_port(host_value);
+  if (!parsed) {
+    set_refusal(400, "invalid Host");
+    return false;
   }
-
-  const auto& runtime = *runtime_;
-  auto route_index = runtime.router.match(host, exchange_.path, exchange_.method);
-  bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-  // An unread body would be taken for the next request: close instead.
-  bool client_keep_alive = exchange_.client_keep_alive && !has_body;
-  if (!route_index) {
-    bool other_method = runtime.router.path_matches_other_method(host, exchange_.path);
-    ErrorReply error{other_method ? 405u : 404u,
-                     (other_method ? "method not allowed: " : "no route for ") + exchange_.method +
-                         " " + exchange_.path};
-    if (other_method) error.allow = runtime.router.allowed_methods(host, exchange_.path);
-    co_await reply_error(error, client_keep_alive && !draining_);
-    co_return client_keep_alive;
-  }
-  const auto& route = runtime.routes[*route_index];
-  exchange_.route = route.name;
-  exchange_.route_slot = route.metrics_slot;
-
-  if (request.method() == bhttp::verb::trace) {
-    // TRACE echoes the request, credentials included, back to the page that sent it
-    // (cross-site tracing); like nginx, bulwark does not pass it on.
-    std::string allow = allowed_methods(host);
-    ErrorReply error{405, "TRACE is not forwarded", allow};
-    co_await reply_error(error, client_keep_alive && !draining_);
-    co_return client_keep_alive;
-  }
-  if (request.method() == bhttp::verb::options) {
-    auto hops = proxy::parse_max_forwards(request[bhttp::field::max_forwards]);
-    if (hops && *hops == 0) {
-      std::string allow = allowed_methods(host);
-      co_return co_await reply_options(allow, client_keep_alive);
-    }
-  }
-
-  if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
-    set_refusal(413, "request body exceeds server.limits.max_body_bytes");
-    co_return co_await send_refusal();
-  }
-
-  co_return co_await proxy(route, parser);
+  host_ = std::move(*parsed);
+  return true;
 }
 
 void ClientConnection::write_upstream_head(const RequestParser& parser,
