@@ -3,6 +3,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -48,6 +49,32 @@ using ResponseParser = bhttp::response_parser<bhttp::buffer_body, FieldsAllocato
 
 auto redirect(error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+// Writes all of `buffers`: straight away first (the sockets are non-blocking), and through
+// the reactor only what the kernel did not take. Most writes complete at once, and then no
+// completion waits in the io_context's queue behind other connections' work.
+template <class Buffers>
+asio::awaitable<void> write_all(tcp::socket& socket, const Buffers& buffers, error_code& ec) {
+  size_t total = asio::buffer_size(buffers);
+  size_t written = socket.write_some(buffers, ec);
+  if (!ec && written == total) co_return;
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return;
+  ec = {};
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(written);
+  co_await asio::async_write(socket, rest, redirect(ec));
+}
+
+// Parses what `buffer` already holds into `parser` without a trip through the reactor.
+// Returns false when the parser needs bytes from the socket first.
+template <class Parser>
+bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, error_code& ec) {
+  if (buffer.size() == 0) return false;
+  size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
+  return used > 0 || ec;
 }
 
 bool is_idempotent(bhttp::verb method) {
@@ -163,6 +190,7 @@ class ClientConnection final : public Deadline {
     worker_.connection_started();
     worker_.deadlines().push_back(*this);
     error_code ec;
+    client_.non_blocking(true, ec);  // for write_all's first, direct attempt
     auto peer = client_.remote_endpoint(ec);
     if (!ec) {
       auto address = peer.address();
@@ -569,6 +597,7 @@ asio::awaitable<bool> ClientConnection::open_upstream(proxy::UpstreamPool& pool,
     if (!ec) {
       error_code ignored;
       upstream_->socket.set_option(tcp::no_delay(true), ignored);
+      upstream_->socket.non_blocking(true, ignored);
       worker_.metrics().upstream_connection_opened();
       co_return true;
     }
@@ -695,7 +724,7 @@ asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool
   error_code ec;
   if (!has_body) {
     arm(Phase::upstream_send, upstream_config.timeout);
-    co_await asio::async_write(upstream_->socket, asio::buffer(upstream_head_), redirect(ec));
+    co_await write_all(upstream_->socket, asio::buffer(upstream_head_), ec);
     if (ec) {
       retryable = upstream_->reused;
       worker_.metrics().record_upstream_error(upstream_config.metrics_slot,
@@ -711,7 +740,7 @@ asio::awaitable<bool> ClientConnection::send_request(RequestParser& parser, bool
   if (exchange_.expects_continue) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     arm(Phase::respond, limits().idle_timeout);
-    co_await asio::async_write(client_, asio::buffer(kContinue), redirect(ec));
+    co_await write_all(client_, asio::buffer(kContinue), ec);
     if (ec) co_return false;
   }
   bool head_written = false;
@@ -758,7 +787,9 @@ asio::awaitable<Relay> ClientConnection::relay(tcp::socket& in, beast::flat_buff
       body.data = chunk_.data();
       body.size = chunk_.size();
       arm(read_phase, read_timeout);
-      co_await bhttp::async_read_some(in, in_buffer, parser, redirect(ec));
+      if (!parse_buffered(parser, in_buffer, ec)) {
+        co_await bhttp::async_read_some(in, in_buffer, parser, redirect(ec));
+      }
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) co_return Relay::read_failed;
       got = chunk_.size() - body.size;
@@ -777,7 +808,7 @@ asio::awaitable<Relay> ClientConnection::relay(tcp::socket& in, beast::flat_buff
     if (last && chunked_out) pieces[count++] = asio::buffer(kLastChunk);
     if (count > 0) {
       arm(write_phase, write_timeout);
-      co_await asio::async_write(out, std::span(pieces.data(), count), redirect(ec));
+      co_await write_all(out, std::span<const asio::const_buffer>(pieces.data(), count), ec);
       if (ec) co_return Relay::write_failed;
       head_written = true;
       head_pending = false;
@@ -837,7 +868,7 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   error_code ec;
   if (no_body) {
     arm(Phase::respond, limits().idle_timeout);
-    co_await asio::async_write(client_, asio::buffer(response_head_), redirect(ec));
+    co_await write_all(client_, asio::buffer(response_head_), ec);
     upstream_reusable = upstream_keep_alive && parser.is_done();
     finish_exchange();
     co_return keep_alive && !ec;
@@ -908,7 +939,7 @@ asio::awaitable<bool> ClientConnection::reply_options(const std::string& allow, 
   append_connection_field(out, keep_alive);
   arm(Phase::respond, limits().idle_timeout);
   error_code ec;
-  co_await asio::async_write(client_, asio::buffer(out), redirect(ec));
+  co_await write_all(client_, asio::buffer(out), ec);
   finish_exchange();
   co_return keep_alive && !ec;
 }
@@ -943,7 +974,7 @@ asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, boo
 
   arm(Phase::respond, limits().idle_timeout);
   error_code ec;
-  co_await asio::async_write(client_, asio::buffer(out), redirect(ec));
+  co_await write_all(client_, asio::buffer(out), ec);
   finish_exchange();
   co_return keep_alive && !ec;
 }
