@@ -24,11 +24,12 @@ struct FramingVerdict {
 FramingVerdict check_raw_head(std::string_view head);
 
 // The parsed head: `version` as Beast gives it (11 for HTTP/1.1).
-// Refuses: versions other than HTTP/1.x (505; 1.2..1.9 count as 1.1, RFC 9112 §2.3); Transfer-Encoding on HTTP/1.0; any transfer
-// coding but a single final "chunked" (501 for an unknown coding, 400 for a malformed list
-// or chunked not last); Content-Length together with Transfer-Encoding; more than one
-// Content-Length field or a list value, even when equal; a Content-Length that is not
-// digits; missing Host on HTTP/1.1; more than one Host; invalid field names or values.
+// Refuses: versions other than HTTP/1.x (505; 1.2..1.9 count as 1.1, RFC 9112 §2.3);
+// Transfer-Encoding on HTTP/1.0; any transfer coding but a single final "chunked" (501 for an
+// unknown coding, 400 for a malformed list or chunked not last); Content-Length together with
+// Transfer-Encoding; more than one Content-Length field or a list value, even when equal; a
+// Content-Length that is not digits; missing Host on HTTP/1.1; more than one Host; invalid field
+// names or values.
 FramingVerdict check_request_head(unsigned version, std::span<const HeaderField> fields);
 
 }  // namespace bulwark::http
