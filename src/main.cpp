@@ -1,4 +1,4 @@
-// bulwark's command line: serve, check, --version, --help.
+// bulwark's command line: serve, check, keys, token, --version, --help.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "bulwark/version.hpp"
+#include "cli/keys_command.hpp"
+#include "cli/token_command.hpp"
 #include "config/loader.hpp"
 #include "server/gateway_server.hpp"
 
@@ -65,6 +67,11 @@ int main(int argc, char** argv) {
   check_cmd->add_option("config", check_config, "Config file (YAML)");
   check_cmd->add_option("-c,--config", check_config, "Config file (YAML)");
 
+  bulwark::cli::KeysCommand keys_command;
+  bulwark::cli::add_keys_command(app, keys_command);
+  bulwark::cli::TokenCommand token_command;
+  bulwark::cli::add_token_command(app, token_command);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) return serve(serve_config);
@@ -75,5 +82,7 @@ int main(int argc, char** argv) {
     }
     return check(check_config);
   }
+  if (*keys_command.keys) return bulwark::cli::run_keys_command(keys_command);
+  if (*token_command.token) return bulwark::cli::run_token_command(token_command);
   return 0;
 }
