@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/case_name.hpp"
+
 #include <ostream>
 
 #include <string_view>
@@ -11,10 +13,7 @@ namespace {
 
 using namespace std::string_view_literals;
 
-template <typename Case>
-std::string case_name(const testing::TestParamInfo<Case>& info) {
-  return std::string(info.param.name);
-}
+using testing_support::case_name;
 
 // ---- accepted paths: origin-form, no query ----
 

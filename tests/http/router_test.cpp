@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/case_name.hpp"
+
 #include <ostream>
 
 #include <optional>
@@ -12,10 +14,7 @@
 namespace bulwark::http {
 namespace {
 
-template <typename Case>
-std::string case_name(const testing::TestParamInfo<Case>& info) {
-  return std::string(info.param.name);
-}
+using testing_support::case_name;
 
 struct RouteSpec {
   std::optional<std::string> host;
