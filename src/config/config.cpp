@@ -27,4 +27,11 @@ const Upstream* Config::find_upstream(std::string_view name) const {
   return nullptr;
 }
 
+const AuthIssuer* Auth::find_issuer(std::string_view name) const {
+  for (const AuthIssuer& issuer : issuers) {
+    if (issuer.name == name) return &issuer;
+  }
+  return nullptr;
+}
+
 }  // namespace bulwark::config

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bulwark::config {
@@ -75,10 +77,81 @@ struct RouteMatch {
   std::vector<std::string> methods;        // empty: any method
 };
 
+// --- auth ---------------------------------------------------------------------------------
+
+// One entry of an issuer's `keys` list: exactly one source is set (the loader checks).
+// Paths are as written; relative ones are resolved against the config file's folder.
+struct AuthKey {
+  std::optional<std::string> alg;  // JWA name; required for secrets and PEMs, pins JWKS keys
+  std::optional<std::string> kid;  // for secrets and PEMs (JWKS entries carry their own)
+  std::optional<std::string> secret_env;   // HS*: the variable's value, at least 32 bytes
+  std::optional<std::string> secret_file;  // HS*: the file's bytes (one trailing newline cut)
+  std::optional<std::string> pem_file;     // a public key PEM
+  std::optional<std::string> jwks_file;    // a JWK Set file
+  std::optional<std::string> jwks_url;     // http:// or https://, fetched in the background
+  Duration refresh = std::chrono::minutes(5);             // jwks_url: longest gap between fetches
+  Duration unknown_kid_refetch = std::chrono::seconds(30);  // jwks_url: shortest gap for a kid miss
+  Duration fetch_timeout = std::chrono::seconds(5);       // jwks_url: one fetch, connect to body
+  std::optional<std::string> ca_file;  // jwks_url https: trust these CAs instead of the system's
+  unsigned line = 0;
+};
+
+struct AuthIssuer {
+  std::string name;                    // the key under auth.issuers; routes refer to it
+  std::string issuer;                  // the exact "iss" value
+  std::vector<std::string> audiences;  // "aud" must name one; empty: aud not checked
+  std::optional<Duration> max_lifetime;
+  bool require_exp = true;
+  std::vector<AuthKey> keys;
+  unsigned line = 0;
+};
+
+// Brute-force guard: failed authentications per client IP.
+struct FailedAttempts {
+  uint64_t limit = 20;                              // failures allowed per `per`
+  Duration per = std::chrono::minutes(1);
+  Duration cooldown = std::chrono::minutes(5);      // then 429 for this long
+};
+
+struct Auth {
+  Duration leeway = std::chrono::seconds(30);
+  uint64_t token_cache_entries = 100'000;  // verified-token cache bound; 0 disables it
+  std::vector<AuthIssuer> issuers;         // in file order
+  std::optional<FailedAttempts> failed_attempts = FailedAttempts{};  // nullopt: `off`
+
+  const AuthIssuer* find_issuer(std::string_view name) const;
+};
+
+enum class AuthMode { off, optional, required };
+
+// Where a route reads the token from. Default: Authorization: Bearer (RFC 6750 §2.1).
+struct TokenSource {
+  enum class Kind { bearer, header, cookie } kind = Kind::bearer;
+  std::string name;  // header or cookie name for header / cookie
+};
+
+struct ClaimCondition {
+  std::string claim;  // a claim name, or a dotted path into nested objects: "realm.roles"
+  enum class Op { equals, contains } op = Op::equals;
+  std::string value;
+};
+
+struct RouteAuth {
+  AuthMode mode = AuthMode::required;
+  std::vector<std::string> issuers;  // names under auth.issuers; empty: every issuer
+  std::vector<std::string> scopes;   // all required, from "scope" (space-separated) or "scp"
+  std::vector<ClaimCondition> claims;  // all required
+  std::vector<std::pair<std::string, std::string>> forward_claims;  // claim → header, in order
+  TokenSource token;
+  bool forward_token = true;  // false: the token's header (or cookie) is not sent upstream
+  unsigned line = 0;
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
   std::string upstream;
+  std::optional<RouteAuth> auth;  // nullopt: no auth on this route (same as mode: off)
   unsigned line = 0;
 };
 
@@ -89,6 +162,7 @@ struct Config {
   Log log;
   std::vector<Upstream> upstreams;  // in file order
   std::vector<Route> routes;        // first match wins, in file order
+  std::optional<Auth> auth;         // the `auth:` section, when present
 
   const Upstream* find_upstream(std::string_view name) const;
 };
