@@ -11,6 +11,7 @@
 #include "cli/keys_command.hpp"
 #include "cli/token_command.hpp"
 #include "config/loader.hpp"
+#include "gateway/auth_setup.hpp"
 #include "server/gateway_server.hpp"
 
 namespace {
@@ -24,6 +25,13 @@ int check(const std::string& path) {
   auto result = bulwark::config::load_config_file(path);
   if (!result.ok()) {
     print_errors(result.errors);
+    return 1;
+  }
+  // Key material too: a config that names a missing secret or a bad PEM would not start.
+  bulwark::gateway::AuthEnvironment environment;
+  auto auth = bulwark::gateway::build_auth(*result.config, environment);
+  if (!auth.errors.empty()) {
+    print_errors(auth.errors);
     return 1;
   }
   std::cout << "OK: " << path << " (" << result.config->routes.size() << " route(s), "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/load/run.sh BUILD_DIR — side-by-side load benchmark (`make bench`).
 #
-# Starts the example origin, bulwark and the peer proxies (nginx for now) on free loopback
+# Starts the example origin, bulwark and the peer proxies (nginx, HAProxy) on free loopback
 # ports, runs wrk against each in turn (alternating, several runs), prints a table and the
 # bulwark/peer ratios, and writes BUILD_DIR/bench-results.json. See bench/README.md.
 #
@@ -11,14 +11,17 @@
 #   BENCH_CONNECTIONS=64    wrk -c
 #   BENCH_THREADS=2         wrk -t
 #   BENCH_RUNS=2            measured runs per proxy target (alternating bulwark, peer, ...)
-#   BENCH_SCENARIOS="direct proxy"   which scenario_* functions to run, in order
+#   BENCH_SCENARIOS="direct proxy jwt"   which scenario_* functions to run, in order
+#   BENCH_JWT_ALGS="HS256 ES256"   jwt scenario: which token algorithms, in order
 #   BENCH_PERF=0            1: after the measured runs, profile bulwark with `perf record`
 #                           during one extra (unrecorded) run; report in BUILD_DIR/bench-perf.txt
 #   BENCH_KEEP=0            1: keep the temp dir (configs, logs) even on success
 #
 # Adding a scenario: write scenario_NAME (start what it needs with start_bulwark /
-# start_nginx, then call run_alternating NAME label=url=pid ...), add NAME to the default
-# list. The target labelled "bulwark" is compared with every other target of the scenario.
+# start_nginx / start_haproxy, then call run_alternating NAME label=url=pid ...), add NAME
+# to the default list. Every target whose label starts with "bulwark" (bulwark,
+# bulwark-nocache) is compared with every other target recorded under the same scenario
+# label. A scenario may record several labels (jwt records jwt-hs256 and jwt-es256).
 # Everything started goes through start_bg, so the EXIT trap stops it by PID.
 set -euo pipefail
 
@@ -45,7 +48,8 @@ warmup_s=$(to_seconds "${BENCH_WARMUP:-2s}")
 connections=${BENCH_CONNECTIONS:-64}
 wrk_threads=${BENCH_THREADS:-2}
 runs=${BENCH_RUNS:-2}
-read -r -a scenarios <<<"${BENCH_SCENARIOS:-direct proxy}"
+read -r -a scenarios <<<"${BENCH_SCENARIOS:-direct proxy jwt}"
+read -r -a jwt_algs <<<"${BENCH_JWT_ALGS:-HS256 ES256}"
 bench_path=/api/public/hello
 [[ "$duration_s" =~ ^[0-9]+$ && "$duration_s" -ge 1 ]] || die "BENCH_DURATION must be >= 1s"
 [[ "$connections" =~ ^[0-9]+$ && "$runs" =~ ^[0-9]+$ && "$wrk_threads" =~ ^[0-9]+$ ]] ||
@@ -56,8 +60,14 @@ origin_bin=$build_dir/examples/origin/bulwark-origin
 results_json=$build_dir/bench-results.json
 [[ -x "$bulwark_bin" ]] || die "$bulwark_bin not found: build first (make build)"
 [[ -x "$origin_bin" ]] || die "$origin_bin not found: build first (make build)"
-for tool in wrk nginx; do
+needed_tools=(wrk)
+[[ " ${scenarios[*]} " == *" proxy "* ]] && needed_tools+=(nginx)
+[[ " ${scenarios[*]} " == *" jwt "* ]] && needed_tools+=(haproxy openssl curl)
+for tool in "${needed_tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool not found: scripts/install-deps.sh --bench"
+done
+for alg in "${jwt_algs[@]}"; do
+  [[ "$alg" == HS256 || "$alg" == ES256 ]] || die "BENCH_JWT_ALGS: '$alg' is not HS256 or ES256"
 done
 clk_tck=$(getconf CLK_TCK)
 
@@ -161,10 +171,16 @@ wait_port() {  # PORT PID NAME: until 127.0.0.1:PORT accepts (10 s at most)
   die "$name did not listen on 127.0.0.1:$port within 10 s"
 }
 
+# Extra request header for every check_ok and wrk request ("Name: value"), set by the
+# scenario (the jwt scenario's bearer token); empty: none.
+bench_header=""
+
 check_ok() {  # NAME URL: one request must answer 200 before we measure
   local code
+  local -a hdr=()
   command -v curl >/dev/null || return 0
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$2" || true)
+  [[ -z "$bench_header" ]] || hdr=(-H "$bench_header")
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${hdr[@]}" "$2" || true)
   [[ "$code" == 200 ]] || { show_log "$1"; die "$1: GET $2 answered '$code', expected 200"; }
 }
 
@@ -211,7 +227,7 @@ cpu_ticks() {
 
 # ---------------------------------------------------------------------------------------
 # The origin (one for every scenario, so all targets forward to the same server).
-origin_port="" bulwark_port="" nginx_port=""
+origin_port="" bulwark_port="" nginx_port="" haproxy_port=""
 start_origin() {
   start_bg origin "$origin_bin" --listen 127.0.0.1:0 --threads 1
   origin_pid=$started_pid
@@ -227,11 +243,12 @@ start_origin() {
   check_ok origin "http://127.0.0.1:$origin_port$bench_path"
 }
 
-# start_bulwark NAME [EXTRA_YAML]: bulwark with the origin as upstream "origin" and one
-# route /api/ -> origin; EXTRA_YAML (top-level sections) is appended for later scenarios.
+# start_bulwark NAME [EXTRA_YAML [ROUTE_YAML]]: bulwark with the origin as upstream "origin"
+# and one route /api/ -> origin; EXTRA_YAML (top-level sections) is appended for later
+# scenarios, ROUTE_YAML (keys of the route, indented by 4) is added to the route.
 # Sets bulwark_port, bulwark_pid, bulwark_workers.
 start_bulwark() {
-  local name=$1 extra=${2:-} admin_port cfg=$tmp/$1.yaml
+  local name=$1 extra=${2:-} route_extra=${3:-} admin_port cfg=$tmp/$1.yaml out
   free_port bulwark_port
   free_port admin_port
   cat >"$cfg" <<EOF
@@ -251,8 +268,11 @@ routes:
   - name: api
     match: {path_prefix: /api/}
     upstream: origin
+$route_extra
 $extra
 EOF
+  out=$("$bulwark_bin" check "$cfg" 2>&1) ||
+    die "bulwark check refused $cfg for $name:"$'\n'"$out"
   start_bg "$name" "$bulwark_bin" serve --config "$cfg"
   bulwark_pid=$started_pid
   wait_port "$bulwark_port" "$bulwark_pid" "$name"
@@ -313,6 +333,191 @@ EOF
   check_ok "$name" "http://127.0.0.1:$nginx_port$bench_path"
 }
 
+# start_haproxy NAME [EXTRA_FRONTEND_LINES]: HAProxy (one process, `nbthread` = bulwark's
+# worker count) as a reverse proxy for /api/ in front of the same origin, keep-alive to the
+# origin with `http-reuse always`, nothing logged; EXTRA_FRONTEND_LINES (http-request rules)
+# run before the request is forwarded. The config lives in $tmp/NAME. Sets haproxy_port,
+# haproxy_pid.
+start_haproxy() {
+  local name=$1 extra=${2:-} dir=$tmp/$1
+  free_port haproxy_port
+  mkdir -p "$dir"
+  cat >"$dir/haproxy.cfg" <<EOC
+# generated by bench/load/run.sh
+global
+  nbthread ${bulwark_workers:-$(nproc)}
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 30s
+frontend api
+  bind 127.0.0.1:$haproxy_port
+  http-request deny deny_status 404 unless { path_beg /api/ }
+$extra
+  default_backend origin
+backend origin
+  http-reuse always
+  server origin 127.0.0.1:$origin_port
+EOC
+  haproxy -c -q -f "$dir/haproxy.cfg" >"$tmp/$name.log" 2>&1 ||
+    { show_log "$name"; die "haproxy rejected $dir/haproxy.cfg"; }
+  start_bg "$name" haproxy -db -f "$dir/haproxy.cfg"
+  haproxy_pid=$started_pid
+  wait_port "$haproxy_port" "$haproxy_pid" "$name"
+  check_ok "$name" "http://127.0.0.1:$haproxy_port$bench_path"
+}
+
+# ---------------------------------------------------------------------------------------
+# JWT material for the jwt scenario, all in $tmp/jwt: a random HS256 secret (in the
+# environment, where bulwark's secret_env and HAProxy's "${...}" both read it), an ES256
+# key pair from `bulwark keys generate`, one long-lived valid token per algorithm (signed by
+# `bulwark token sign`) and a set of tokens both gateways must refuse with 401.
+jwt_iss=https://bench.local
+jwt_aud=api
+declare -A jwt_good=()              # alg -> valid token
+jwt_bad_names=() jwt_bad_headers=() # a refused request: its name and Authorization header
+
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# jwt_hs256 HEADER_JSON PAYLOAD_JSON [SECRET]: a compact HS256 JWS made with openssl, for
+# the claim cases `bulwark token sign` cannot produce (expired, no exp).
+jwt_hs256() {
+  local input
+  input=$(printf '%s' "$1" | b64url).$(printf '%s' "$2" | b64url)
+  printf '%s.%s' "$input" "$(printf '%s' "$input" |
+    openssl dgst -sha256 -hmac "${3:-$BENCH_HS256_SECRET}" -binary | b64url)"
+}
+
+jwt_bad() {  # NAME AUTHORIZATION_HEADER_VALUE (empty: no header)
+  jwt_bad_names+=("$1")
+  jwt_bad_headers+=("$2")
+}
+
+jwt_sign() {  # bulwark token sign ARGS..., valid for a day (the run is minutes)
+  "$bulwark_bin" token sign --sub bench --ttl 24h "$@" 2>>"$tmp/jwt/sign.log" ||
+    die "bulwark token sign $* failed (see $tmp/jwt/sign.log)"
+}
+
+jwt_setup() {
+  local dir=$tmp/jwt now sig tok payload alg
+  mkdir -p "$dir"
+  # 32 random bytes as base64url text: 43 bytes of HMAC key (bulwark wants >= 32).
+  BENCH_HS256_SECRET=$(head -c 32 /dev/urandom | b64url)
+  BENCH_WRONG_SECRET=$(head -c 32 /dev/urandom | b64url)
+  export BENCH_HS256_SECRET BENCH_WRONG_SECRET
+  "$bulwark_bin" keys generate --alg ES256 --kid es1 --out "$dir/es256" >"$dir/keys.log" 2>&1 ||
+    { cat "$dir/keys.log" >&2; die "bulwark keys generate failed"; }
+  "$bulwark_bin" keys generate --alg ES256 --kid es1 --out "$dir/other" >>"$dir/keys.log" 2>&1 ||
+    { cat "$dir/keys.log" >&2; die "bulwark keys generate failed"; }
+  jwt_es256_pub=$dir/es256/public.pem
+  [[ -f "$jwt_es256_pub" && -f "$dir/es256/private.pem" ]] ||
+    die "bulwark keys generate did not write $dir/es256/{private,public}.pem"
+
+  jwt_good[HS256]=$(jwt_sign --secret-env BENCH_HS256_SECRET --alg HS256 --iss "$jwt_iss" --aud "$jwt_aud")
+  jwt_good[ES256]=$(jwt_sign --key "$dir/es256/private.pem" --alg ES256 --kid es1 --iss "$jwt_iss" --aud "$jwt_aud")
+
+  jwt_bad_names=() jwt_bad_headers=()
+  jwt_bad no-token ""
+  jwt_bad basic-scheme "Basic YmVuY2g6YmVuY2g="
+  for alg in HS256 ES256; do  # one signature character changed (not the last: padding bits)
+    tok=${jwt_good[$alg]} sig=${jwt_good[$alg]##*.}
+    [[ "${sig:5:1}" == A ]] && sig=${sig:0:5}B${sig:6} || sig=${sig:0:5}A${sig:6}
+    jwt_bad "${alg,,}-bad-signature" "Bearer ${tok%.*}.$sig"
+  done
+  jwt_bad hs256-other-secret "Bearer $(jwt_sign --secret-env BENCH_WRONG_SECRET --alg HS256 --iss "$jwt_iss" --aud "$jwt_aud")"
+  jwt_bad es256-other-key "Bearer $(jwt_sign --key "$dir/other/private.pem" --alg ES256 --kid es1 --iss "$jwt_iss" --aud "$jwt_aud")"
+  # Algorithm confusion: HS256 keyed with the ES256 public key's PEM text, kid es1.
+  tok=$(BENCH_PEM_AS_SECRET=$(cat "$jwt_es256_pub") && export BENCH_PEM_AS_SECRET &&
+    jwt_sign --secret-env BENCH_PEM_AS_SECRET --alg HS256 --kid es1 --iss "$jwt_iss" --aud "$jwt_aud")
+  jwt_bad hs256-keyed-with-es256-public-pem "Bearer $tok"
+  jwt_bad wrong-iss "Bearer $(jwt_sign --secret-env BENCH_HS256_SECRET --alg HS256 --iss https://other.local --aud "$jwt_aud")"
+  jwt_bad wrong-aud "Bearer $(jwt_sign --secret-env BENCH_HS256_SECRET --alg HS256 --iss "$jwt_iss" --aud other)"
+  now=$(date +%s)
+  payload="\"iss\":\"$jwt_iss\",\"sub\":\"bench\",\"aud\":\"$jwt_aud\""
+  jwt_bad expired "Bearer $(jwt_hs256 '{"alg":"HS256","typ":"JWT"}' \
+    "{$payload,\"iat\":$((now - 7200)),\"exp\":$((now - 3600))}")"
+  jwt_bad no-exp "Bearer $(jwt_hs256 '{"alg":"HS256","typ":"JWT"}' "{$payload,\"iat\":$now}")"
+  tok=$(printf '%s' '{"alg":"none","typ":"JWT"}' | b64url).$(printf '%s' \
+    "{$payload,\"iat\":$now,\"exp\":$((now + 86400))}" | b64url).
+  jwt_bad alg-none "Bearer $tok"
+  # The same openssl path with valid claims must pass: the expired / no-exp cases above
+  # are then refused for their claims, not for a signing mistake here.
+  jwt_crafted_ok=$(jwt_hs256 '{"alg":"HS256","typ":"JWT"}' \
+    "{$payload,\"iat\":$now,\"exp\":$((now + 86400))}")
+  # A failed signing inside $(...) leaves an empty or odd token: catch it here, or the
+  # refusal checks below would pass for the wrong reason.
+  local jws='[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*'
+  for tok in "${jwt_good[HS256]}" "${jwt_good[ES256]}" "$jwt_crafted_ok" "${jwt_bad_headers[@]:2}"; do
+    [[ "${tok#Bearer }" =~ ^${jws}$ ]] || die "jwt setup made a malformed token: '$tok'"
+  done
+}
+
+# jwt_check_refusals NAME BASE_URL: before any load, every refused case must answer 401 and
+# the valid tokens 200 — otherwise the figures would come from a misconfigured gateway.
+jwt_check_refusals() {
+  local name=$1 url=$2$bench_path i code alg fails=()
+  local -a hdr
+  # Below bulwark's failed-attempts guard (20 per client IP and minute by default).
+  ((${#jwt_bad_names[@]} < 20)) || die "too many refusal cases for bulwark's brute-force guard"
+  for i in "${!jwt_bad_names[@]}"; do
+    hdr=()
+    [[ -z "${jwt_bad_headers[i]}" ]] || hdr=(-H "Authorization: ${jwt_bad_headers[i]}")
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${hdr[@]}" "$url" || true)
+    [[ "$code" == 401 ]] || fails+=("${jwt_bad_names[i]} -> $code (want 401)")
+  done
+  for alg in HS256 ES256 crafted-HS256; do
+    if [[ "$alg" == crafted-HS256 ]]; then
+      hdr=(-H "Authorization: Bearer $jwt_crafted_ok")
+    else
+      hdr=(-H "Authorization: Bearer ${jwt_good[$alg]}")
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${hdr[@]}" "$url" || true)
+    [[ "$code" == 200 ]] || fails+=("valid $alg token -> $code (want 200)")
+  done
+  if ((${#fails[@]} > 0)); then
+    show_log "$name"
+    die "$name does not authenticate as configured, so its figures would be meaningless:"$'\n'"$(printf '  %s\n' "${fails[@]}")"
+  fi
+  log "$name: ${#jwt_bad_names[@]} bad/missing tokens refused with 401, valid HS256 and ES256 tokens accepted"
+}
+
+# bulwark's auth section; $1: extra lines at its top (token_cache_entries: 0).
+jwt_bulwark_auth() {
+  cat <<EOA
+auth:
+$1
+  issuers:
+    bench:
+      issuer: $jwt_iss
+      audiences: [$jwt_aud]
+      keys:
+        - alg: HS256
+          secret_env: BENCH_HS256_SECRET
+        - alg: ES256
+          kid: es1
+          pem_file: $jwt_es256_pub
+EOA
+}
+
+# HAProxy doing the same work as bulwark's authenticate stage: Bearer token, alg pinned to
+# the key (HS256 -> the secret, ES256 -> the public key), signature, then iss, aud and exp
+# (required; 30 s leeway like bulwark's default). A failed check or a missing claim is 401.
+jwt_haproxy_rules() {
+  cat <<EOR
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 ES256 }
+  http-request deny deny_status 401 if { var(txn.alg) -m str HS256 } !{ var(txn.bearer),jwt_verify(txn.alg,"\${BENCH_HS256_SECRET}") -m int 1 }
+  http-request deny deny_status 401 if { var(txn.alg) -m str ES256 } !{ var(txn.bearer),jwt_verify(txn.alg,"$jwt_es256_pub") -m int 1 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.iss') -m str $jwt_iss }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.aud') -m str $jwt_aud }
+  http-request set-var(txn.now) date(-30)
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.exp','int'),sub(txn.now) -m int gt 0 }
+EOR
+}
+
 # ---------------------------------------------------------------------------------------
 # Measuring
 res_scenario=() res_target=() res_run=() res_rps=() res_p99=() res_requests=() res_errors=()
@@ -322,8 +527,10 @@ res_cpu=() res_cpu_per_req=() res_origin_cpu=() res_wrk_cpu=() res_other_cpu=()
 # defers traps until a foreground command ends); the EXIT trap stops it by PID.
 wrk_pid=""
 wrk_cmd() {  # SECONDS URL OUTPUT_FILE
+  local -a hdr=()
+  [[ -z "$bench_header" ]] || hdr=(-H "$bench_header")
   timeout -k 5 $(($1 + 30)) wrk -t"$wrk_threads" -c"$connections" -d"$1s" --timeout 5s \
-    --latency "$2" >"$3" 2>&1 &
+    --latency "${hdr[@]}" "$2" >"$3" 2>&1 &
   wrk_pid=$!
   local rc=0
   wait "$wrk_pid" || rc=$?
@@ -449,6 +656,41 @@ scenario_proxy() {
   stop_started bulwark-proxy
 }
 
+# Verify a bearer JWT, then proxy: bulwark vs HAProxy 2.6 (jwt_verify), same origin, same
+# thread count, for each of BENCH_JWT_ALGS (recorded as jwt-hs256, jwt-es256). wrk replays
+# one valid token, so two bulwarks run: "bulwark" with its verified-token cache (the steady
+# state of clients reusing tokens) and "bulwark-nocache" with auth.token_cache_entries: 0,
+# which verifies every request like HAProxy does. The three processes serve both algorithms
+# (one issuer, two keys) and are warmed up once, before the first algorithm.
+scenario_jwt() {
+  local route_auth="    auth: {mode: required, issuers: [bench]}" alg first=1
+  local b_port b_pid n_port n_pid
+  jwt_setup
+  bench_header="Authorization: Bearer ${jwt_good[${jwt_algs[0]}]}"
+  start_bulwark bulwark-jwt "$(jwt_bulwark_auth "")" "$route_auth"
+  b_port=$bulwark_port b_pid=$bulwark_pid
+  start_bulwark bulwark-jwt-nocache "$(jwt_bulwark_auth "  token_cache_entries: 0")" "$route_auth"
+  n_port=$bulwark_port n_pid=$bulwark_pid
+  start_haproxy haproxy-jwt "$(jwt_haproxy_rules)"
+  jwt_check_refusals bulwark-jwt "http://127.0.0.1:$b_port"
+  jwt_check_refusals bulwark-jwt-nocache "http://127.0.0.1:$n_port"
+  jwt_check_refusals haproxy-jwt "http://127.0.0.1:$haproxy_port"
+  for alg in "${jwt_algs[@]}"; do
+    bench_header="Authorization: Bearer ${jwt_good[$alg]}"
+    # dynamic scope: run_alternating sees warmup_s=0 after the first algorithm
+    ((first)) || local warmup_s=0
+    first=0
+    run_alternating "jwt-${alg,,}" \
+      "bulwark=http://127.0.0.1:$b_port$bench_path=$b_pid" \
+      "bulwark-nocache=http://127.0.0.1:$n_port$bench_path=$n_pid" \
+      "haproxy=http://127.0.0.1:$haproxy_port$bench_path=$haproxy_pid"
+  done
+  bench_header=""
+  stop_started haproxy-jwt
+  stop_started bulwark-jwt-nocache
+  stop_started bulwark-jwt
+}
+
 # ---------------------------------------------------------------------------------------
 # Report
 mean_of() {  # SCENARIO TARGET FIELD_ARRAY_NAME
@@ -464,67 +706,88 @@ mean_of() {  # SCENARIO TARGET FIELD_ARRAY_NAME
   awk -v s="$sum" -v n="$n" 'BEGIN { printf "%.3f", s / n }'
 }
 
-ratio_lines=()  # "scenario peer bulwark_rps peer_rps rps_ratio bulwark_p99 peer_p99 p99_ratio"
+# "scenario target peer t_rps p_rps rps_ratio t_p99 p_p99 p99_ratio t_us p_us us_ratio":
+# every bulwark* target of a scenario label against every other target of that label.
+ratio_lines=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 compute_ratios() {
-  local scenario peer seen=" " i b_rps p_rps b_p99 p_p99
-  for scenario in "${scenarios[@]}"; do
-    b_rps=$(mean_of "$scenario" bulwark res_rps) || continue
-    b_p99=$(mean_of "$scenario" bulwark res_p99)
-    seen=" "
+  local labels=" " scenario i t ours peers b p b_rps p_rps b_p99 p_p99 b_us p_us
+  for i in "${!res_scenario[@]}"; do
+    [[ "$labels" == *" ${res_scenario[i]} "* ]] || labels+="${res_scenario[i]} "
+  done
+  for scenario in $labels; do
+    ours=" " peers=" "
     for i in "${!res_scenario[@]}"; do
       [[ "${res_scenario[i]}" == "$scenario" ]] || continue
-      peer=${res_target[i]}
-      [[ "$peer" == bulwark || "$seen" == *" $peer "* ]] && continue
-      seen+="$peer "
-      p_rps=$(mean_of "$scenario" "$peer" res_rps)
-      p_p99=$(mean_of "$scenario" "$peer" res_p99)
-      ratio_lines+=("$scenario $peer $b_rps $p_rps $(awk -v a="$b_rps" -v b="$p_rps" \
-        'BEGIN { printf "%.3f", a / b }') $b_p99 $p_p99 $(awk -v a="$b_p99" -v b="$p_p99" \
-        'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+      t=${res_target[i]}
+      if [[ "$t" == bulwark* ]]; then
+        [[ "$ours" == *" $t "* ]] || ours+="$t "
+      else
+        [[ "$peers" == *" $t "* ]] || peers+="$t "
+      fi
+    done
+    for b in $ours; do
+      b_rps=$(mean_of "$scenario" "$b" res_rps)
+      b_p99=$(mean_of "$scenario" "$b" res_p99)
+      b_us=$(mean_of "$scenario" "$b" res_cpu_per_req)
+      for p in $peers; do
+        p_rps=$(mean_of "$scenario" "$p" res_rps)
+        p_p99=$(mean_of "$scenario" "$p" res_p99)
+        p_us=$(mean_of "$scenario" "$p" res_cpu_per_req)
+        ratio_lines+=("$scenario $b $p $b_rps $p_rps $(ratio "$b_rps" "$p_rps") $b_p99 $p_p99 \
+$(ratio "$b_p99" "$p_p99") $b_us $p_us $(ratio "$b_us" "$p_us")")
+      done
     done
   done
 }
 
 print_report() {
-  local i line s peer b_rps p_rps r_rps b_p99 p_p99 r_p99
+  local i line s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us w=8
+  for t in "${res_target[@]}"; do ((${#t} <= w)) || w=${#t}; done
   echo
   echo "bulwark load benchmark: wrk -t$wrk_threads -c$connections -d${duration_s}s GET $bench_path" \
     "($(nproc) cores shared by wrk, origin and proxy; bulwark workers: ${bulwark_workers:-?})"
   echo "cpu columns: cores used during the run by the target, per request (us), by the origin,"
   echo "by wrk, and by anything else on the host (should be ~0; if not, the run was disturbed)"
-  printf '%-10s %-8s %3s %10s %8s %6s %6s %7s %6s %6s %6s\n' \
+  if [[ " ${res_scenario[*]} " == *" jwt-"* ]]; then
+    echo "jwt-*: one valid token replayed (Authorization: Bearer); bulwark = verified-token cache on,"
+    echo "bulwark-nocache = auth.token_cache_entries: 0 (verifies every request, as haproxy does)"
+  fi
+  printf "%-10s %-${w}s %3s %10s %8s %6s %6s %7s %6s %6s %6s\n" \
     scenario target run 'req/s' 'p99 ms' errors cpu 'us/req' origin wrk other
   for i in "${!res_scenario[@]}"; do
-    printf '%-10s %-8s %3s %10.0f %8.2f %6s %6s %7s %6s %6s %6s\n' "${res_scenario[i]}" \
+    printf "%-10s %-${w}s %3s %10.0f %8.2f %6s %6s %7s %6s %6s %6s\n" "${res_scenario[i]}" \
       "${res_target[i]}" "${res_run[i]}" "${res_rps[i]}" "${res_p99[i]}" "${res_errors[i]}" \
       "${res_cpu[i]}" "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" \
       "${res_other_cpu[i]}"
   done
   echo
   for line in "${ratio_lines[@]}"; do
-    read -r s peer b_rps p_rps r_rps b_p99 p_p99 r_p99 <<<"$line"
-    printf '%s: bulwark/%s req/s = %.0f / %.0f = %s   p99 = %.2f / %.2f ms = %s\n' \
-      "$s" "$peer" "$b_rps" "$p_rps" "$r_rps" "$b_p99" "$p_p99" "$r_p99"
+    read -r s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us <<<"$line"
+    printf '%s: %s/%s req/s = %.0f / %.0f = %s   p99 = %.2f / %.2f ms = %s   us/req = %.1f / %.1f = %s\n' \
+      "$s" "$t" "$peer" "$b_rps" "$p_rps" "$r_rps" "$b_p99" "$p_p99" "$r_p99" "$b_us" "$p_us" "$r_us"
   done
 }
 
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_json() {
-  local i line s peer b_rps p_rps r_rps b_p99 p_p99 r_p99 sep
+  local i line s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us sep
   {
     printf '{\n'
     printf '  "generated_at": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
     printf '  "host": {"cores": %s, "kernel": %s, "busy_cores_before": %s},\n' "$(nproc)" \
       "$(json_str "$(uname -r)")" "$host_busy_before"
-    printf '  "versions": {"bulwark": %s, "commit": %s, "nginx": %s, "wrk": %s},\n' \
+    printf '  "versions": {"bulwark": %s, "commit": %s, "nginx": %s, "haproxy": %s, "wrk": %s},\n' \
       "$(json_str "$("$bulwark_bin" --version 2>&1 | head -n1)")" \
       "$(json_str "$(git describe --always --dirty 2>/dev/null || echo unknown)")" \
-      "$(json_str "$(nginx -v 2>&1 | head -n1)")" \
+      "$(json_str "$( (nginx -v 2>&1 || echo none) | head -n1)")" \
+      "$(json_str "$( (haproxy -v 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)")"
-    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s},\n' \
+    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s, "jwt_algs": [%s]},\n' \
       "$duration_s" "$warmup_s" "$connections" "$wrk_threads" "$runs" "$(json_str "$bench_path")" \
-      "${bulwark_workers:-null}"
+      "${bulwark_workers:-null}" "$(for i in "${!jwt_algs[@]}"; do
+        ((i == 0)) || printf ', '; json_str "${jwt_algs[i]}"; done)"
     printf '  "results": [\n'
     sep=""
     for i in "${!res_scenario[@]}"; do
@@ -537,10 +800,10 @@ write_json() {
     printf '\n  ],\n  "ratios": [\n'
     sep=""
     for line in "${ratio_lines[@]}"; do
-      read -r s peer b_rps p_rps r_rps b_p99 p_p99 r_p99 <<<"$line"
-      printf '%s    {"scenario": %s, "peer": %s, "bulwark_requests_per_sec": %s, "peer_requests_per_sec": %s, "requests_per_sec_ratio": %s, "bulwark_p99_ms": %s, "peer_p99_ms": %s, "p99_ratio": %s}' \
-        "$sep" "$(json_str "$s")" "$(json_str "$peer")" "$b_rps" "$p_rps" "$r_rps" "$b_p99" \
-        "$p_p99" "$r_p99"
+      read -r s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us <<<"$line"
+      printf '%s    {"scenario": %s, "target": %s, "peer": %s, "bulwark_requests_per_sec": %s, "peer_requests_per_sec": %s, "requests_per_sec_ratio": %s, "bulwark_p99_ms": %s, "peer_p99_ms": %s, "p99_ratio": %s, "bulwark_cpu_us_per_request": %s, "peer_cpu_us_per_request": %s, "cpu_us_per_request_ratio": %s}' \
+        "$sep" "$(json_str "$s")" "$(json_str "$t")" "$(json_str "$peer")" "$b_rps" "$p_rps" \
+        "$r_rps" "$b_p99" "$p_p99" "$r_p99" "$b_us" "$p_us" "$r_us"
       sep=$',\n'
     done
     printf '\n  ]\n}\n'

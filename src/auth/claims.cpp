@@ -107,7 +107,12 @@ Result<ValidClaims> validate_claims(std::string_view payload_json, const ClaimsP
   if (!parsed) {
     return auth_error(AuthFailure::malformed, "claims set is not a valid JSON object: " + why);
   }
-  ValidClaims result{std::move(*parsed), std::nullopt};
+  return validate_claims(std::move(*parsed), policy, now_point);
+}
+
+Result<ValidClaims> validate_claims(boost::json::object claims, const ClaimsPolicy& policy,
+                                    std::chrono::system_clock::time_point now_point) {
+  ValidClaims result{std::move(claims), std::nullopt};
   auto registered = read_registered_claims(result.claims);
   if (!registered) return std::move(registered).error();
   const auto& [iss, aud, exp, nbf, iat] = registered.value();

@@ -50,5 +50,8 @@ struct ValidClaims {
 // With `audiences` empty "aud" is not checked (but its type is).
 Result<ValidClaims> validate_claims(std::string_view payload_json, const ClaimsPolicy& policy,
                                     std::chrono::system_clock::time_point now);
+// The same checks on a claims set already parsed with parse_strict_json_object.
+Result<ValidClaims> validate_claims(boost::json::object claims, const ClaimsPolicy& policy,
+                                    std::chrono::system_clock::time_point now);
 
 }  // namespace bulwark::auth

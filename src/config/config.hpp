@@ -82,16 +82,16 @@ struct RouteMatch {
 // One entry of an issuer's `keys` list: exactly one source is set (the loader checks).
 // Paths are as written; relative ones are resolved against the config file's folder.
 struct AuthKey {
-  std::optional<std::string> alg;  // JWA name; required for secrets and PEMs, pins JWKS keys
-  std::optional<std::string> kid;  // for secrets and PEMs (JWKS entries carry their own)
-  std::optional<std::string> secret_env;   // HS*: the variable's value, at least 32 bytes
-  std::optional<std::string> secret_file;  // HS*: the file's bytes (one trailing newline cut)
-  std::optional<std::string> pem_file;     // a public key PEM
-  std::optional<std::string> jwks_file;    // a JWK Set file
-  std::optional<std::string> jwks_url;     // http:// or https://, fetched in the background
-  Duration refresh = std::chrono::minutes(5);             // jwks_url: longest gap between fetches
+  std::optional<std::string> alg;         // JWA name; required for secrets and PEMs, pins JWKS keys
+  std::optional<std::string> kid;         // for secrets and PEMs (JWKS entries carry their own)
+  std::optional<std::string> secret_env;  // HS*: the variable's value, at least 32 bytes
+  std::optional<std::string> secret_file;      // HS*: the file's bytes (one trailing newline cut)
+  std::optional<std::string> pem_file;         // a public key PEM
+  std::optional<std::string> jwks_file;        // a JWK Set file
+  std::optional<std::string> jwks_url;         // http:// or https://, fetched in the background
+  Duration refresh = std::chrono::minutes(5);  // jwks_url: longest gap between fetches
   Duration unknown_kid_refetch = std::chrono::seconds(30);  // jwks_url: shortest gap for a kid miss
-  Duration fetch_timeout = std::chrono::seconds(5);       // jwks_url: one fetch, connect to body
+  Duration fetch_timeout = std::chrono::seconds(5);         // jwks_url: one fetch, connect to body
   std::optional<std::string> ca_file;  // jwks_url https: trust these CAs instead of the system's
   unsigned line = 0;
 };
@@ -108,9 +108,9 @@ struct AuthIssuer {
 
 // Brute-force guard: failed authentications per client IP.
 struct FailedAttempts {
-  uint64_t limit = 20;                              // failures allowed per `per`
+  uint64_t limit = 20;  // failures allowed per `per`
   Duration per = std::chrono::minutes(1);
-  Duration cooldown = std::chrono::minutes(5);      // then 429 for this long
+  Duration cooldown = std::chrono::minutes(5);  // then 429 for this long
 };
 
 struct Auth {
@@ -138,8 +138,8 @@ struct ClaimCondition {
 
 struct RouteAuth {
   AuthMode mode = AuthMode::required;
-  std::vector<std::string> issuers;  // names under auth.issuers; empty: every issuer
-  std::vector<std::string> scopes;   // all required, from "scope" (space-separated) or "scp"
+  std::vector<std::string> issuers;    // names under auth.issuers; empty: every issuer
+  std::vector<std::string> scopes;     // all required, from "scope" (space-separated) or "scp"
   std::vector<ClaimCondition> claims;  // all required
   std::vector<std::pair<std::string, std::string>> forward_claims;  // claim → header, in order
   TokenSource token;

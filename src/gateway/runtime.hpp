@@ -3,10 +3,14 @@
 // shared by the workers. The hot path only reads it.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/loader.hpp"
+#include "gateway/auth_setup.hpp"
+#include "gateway/auth_stage.hpp"
 #include "http/router.hpp"
 #include "observe/metrics.hpp"
 
@@ -25,6 +29,7 @@ struct CompiledRoute {
   std::string name;
   size_t upstream = 0;  // index into Runtime::upstreams
   uint32_t metrics_slot = 0;
+  std::optional<RouteAuthPolicy> auth;  // nullopt: no authentication on this route
 };
 
 struct Runtime {
@@ -33,12 +38,22 @@ struct Runtime {
   std::vector<CompiledRoute> routes;        // parallel to config.routes
   std::vector<CompiledUpstream> upstreams;  // parallel to config.upstreams
   uint64_t generation = 0;
+  AuthSetup auth;
+  // Lower-case names of every forward_claims header of every route: removed from every
+  // incoming request, whatever its route, so that no client can pose as a verified user.
+  std::vector<std::string> claim_headers;
 
   bool is_trusted_proxy(const std::array<uint8_t, 16>& ip) const;
 };
 
-// `config` must be validated (load_config_* succeeded).
-std::shared_ptr<const Runtime> compile_runtime(config::Config config, observe::Metrics& metrics,
-                                               uint64_t generation);
+struct CompileResult {
+  std::shared_ptr<const Runtime> runtime;  // null when errors is not empty
+  std::vector<config::ConfigError> errors;
+};
+
+// `config` must be validated (load_config_* succeeded). Fails when key material cannot be
+// loaded (auth_setup.hpp).
+CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, uint64_t generation,
+                              AuthEnvironment& auth_environment);
 
 }  // namespace bulwark::gateway

@@ -10,9 +10,8 @@
 #include <stdexcept>
 
 namespace bulwark::observe {
-namespace {
 
-void append_time(std::string& out, std::chrono::system_clock::time_point t) {
+void append_json_time(std::string& out, std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
   auto secs = std::chrono::time_point_cast<std::chrono::seconds>(ms);
   std::time_t tt = std::chrono::system_clock::to_time_t(secs);
@@ -21,6 +20,8 @@ void append_time(std::string& out, std::chrono::system_clock::time_point t) {
   fmt::format_to(std::back_inserter(out), "\"{:%Y-%m-%dT%H:%M:%S}.{:03d}Z\"", tm,
                  int((ms - secs).count()));
 }
+
+namespace {
 
 // ,"key":"value" — or ,"key":null for an empty value when `nullable`.
 void append_string_field(std::string& out, std::string_view key, std::string_view value,
@@ -37,7 +38,7 @@ void append_string_field(std::string& out, std::string_view key, std::string_vie
 
 void append_record(std::string& out, const AccessRecord& r) {
   out += "{\"time\":";
-  append_time(out, r.time);
+  append_json_time(out, r.time);
   append_string_field(out, "request_id", r.request_id, false);
   append_string_field(out, "client_ip", r.client_ip, false);
   append_string_field(out, "method", r.method, false);

@@ -65,6 +65,8 @@ class AccessLogBuffer {
   std::string buffer_;
 };
 
+// Appends `t` as a quoted RFC 3339 UTC time with milliseconds: "2026-11-26T22:45:51.123Z".
+void append_json_time(std::string& out, std::chrono::system_clock::time_point t);
 // Appends `value` as a JSON string literal (with quotes) to `out`.
 void append_json_string(std::string& out, std::string_view value);
 // The line for `record`, without the trailing newline.

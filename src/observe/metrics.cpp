@@ -153,7 +153,41 @@ std::string Metrics::render_prometheus() const {
                  sum([](const MetricsShard& s) { return load(s.connections_refused_); }),
                  sum([](const MetricsShard& s) { return load(s.upstream_connects_); }),
                  sum([](const MetricsShard& s) { return load(s.upstream_reuses_); }));
+  render_auth(out);
   return out;
+}
+
+void Metrics::render_auth(std::string& out) const {
+  auto sum = [&](auto get) {
+    uint64_t total = 0;
+    for (auto& s : shards_) total += get(*s);
+    return total;
+  };
+  out +=
+      "# HELP bulwark_auth_failures_total Requests refused by authentication or "
+      "authorization, by reason.\n# TYPE bulwark_auth_failures_total counter\n";
+  for (size_t r = 0; auth_reason_name_ && r < MetricsShard::kMaxAuthReasons; ++r) {
+    std::string_view name = auth_reason_name_(r);
+    if (name.empty()) continue;
+    uint64_t v = sum([&](const MetricsShard& s) { return load(s.auth_failures_[r]); });
+    fmt::format_to(std::back_inserter(out), "bulwark_auth_failures_total{{reason=\"{}\"}} {}\n",
+                   name, v);
+  }
+  fmt::format_to(
+      std::back_inserter(out),
+      "# HELP bulwark_auth_token_cache_hits_total Tokens accepted from the verified-token cache.\n"
+      "# TYPE bulwark_auth_token_cache_hits_total counter\n"
+      "bulwark_auth_token_cache_hits_total {}\n"
+      "# HELP bulwark_auth_token_cache_misses_total Tokens verified (signature and claims).\n"
+      "# TYPE bulwark_auth_token_cache_misses_total counter\n"
+      "bulwark_auth_token_cache_misses_total {}\n"
+      "# HELP bulwark_auth_blocked_total Requests refused with 429 during a client's "
+      "failed-attempts cooldown.\n"
+      "# TYPE bulwark_auth_blocked_total counter\n"
+      "bulwark_auth_blocked_total {}\n",
+      sum([](const MetricsShard& s) { return load(s.auth_cache_hits_); }),
+      sum([](const MetricsShard& s) { return load(s.auth_cache_misses_); }),
+      sum([](const MetricsShard& s) { return load(s.auth_blocked_); }));
 }
 
 }  // namespace bulwark::observe

@@ -35,6 +35,13 @@ class MetricsShard {
   void upstream_connection_opened() { add(upstream_connects_, 1); }
   void upstream_connection_reused() { add(upstream_reuses_, 1); }
 
+  static constexpr size_t kMaxAuthReasons = 40;
+  void auth_failure(size_t reason_slot) {
+    add(auth_failures_[reason_slot < kMaxAuthReasons ? reason_slot : 0], 1);
+  }
+  void auth_verified(bool cache_hit) { add(cache_hit ? auth_cache_hits_ : auth_cache_misses_, 1); }
+  void auth_blocked() { add(auth_blocked_, 1); }
+
  private:
   friend class Metrics;
   template <class T, class D>
@@ -55,6 +62,10 @@ class MetricsShard {
   std::atomic<uint64_t> connections_refused_{0};
   std::atomic<uint64_t> upstream_connects_{0};
   std::atomic<uint64_t> upstream_reuses_{0};
+  std::array<std::atomic<uint64_t>, kMaxAuthReasons> auth_failures_{};
+  std::atomic<uint64_t> auth_cache_hits_{0};
+  std::atomic<uint64_t> auth_cache_misses_{0};
+  std::atomic<uint64_t> auth_blocked_{0};
 };
 
 class Metrics {
@@ -67,6 +78,11 @@ class Metrics {
   uint32_t upstream_slot(std::string_view upstream_name);
 
   std::string render_prometheus() const;
+  // Names the auth failure reason slots (MetricsShard::auth_failure); "" for unused slots.
+  // Set once at startup, before any scrape.
+  void set_auth_reason_names(std::string_view (*name_of)(size_t slot)) {
+    auth_reason_name_ = name_of;
+  }
 
  private:
   static uint32_t slot_in(std::vector<std::string>& names, std::string_view name, size_t max);
@@ -74,6 +90,9 @@ class Metrics {
   mutable std::mutex names_mutex_;
   std::vector<std::string> route_names_;     // index = slot
   std::vector<std::string> upstream_names_;  // index = slot
+  std::string_view (*auth_reason_name_)(size_t) = nullptr;
+
+  void render_auth(std::string& out) const;
 };
 
 }  // namespace bulwark::observe

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "auth/token_source.hpp"
 #include "config/units.hpp"
+#include "gateway/client_address.hpp"
 #include "http/forwarded_headers.hpp"
 #include "http/framing.hpp"
 #include "http/path_normalizer.hpp"
@@ -95,6 +97,10 @@ std::string_view status_error_name(unsigned status) {
   switch (status) {
     case 400:
       return "bad_request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
     case 404:
       return "not_found";
     case 405:
@@ -103,6 +109,8 @@ std::string_view status_error_name(unsigned status) {
       return "request_timeout";
     case 413:
       return "payload_too_large";
+    case 429:
+      return "too_many_requests";
     case 431:
       return "request_header_fields_too_large";
     case 501:
@@ -157,7 +165,9 @@ enum class Phase {
 struct ErrorReply {
   unsigned status = 0;
   std::string detail;
-  std::string allow;  // for 405
+  std::string allow;        // for 405
+  std::string error;        // the body's "error"; empty: named after the status
+  std::string more_fields;  // whole lines ("\r\nName: value"...) added to the head
 };
 
 // One request's record, reset for every request on the connection.
@@ -174,6 +184,7 @@ struct Exchange {
   int64_t upstream_us = -1;
   std::string upstream_label;
   std::string_view error;
+  std::string_view auth;  // the auth stage's outcome, for the access log
   // What the client asked for, captured before the head is rewritten for the upstream.
   unsigned client_version = 11;
   bool client_keep_alive = true;
@@ -292,6 +303,11 @@ class ClientConnection final : public Deadline {
                                config::Duration write_timeout, uint64_t& body_bytes,
                                bool& head_written, error_code& ec);
   void write_upstream_head(const RequestParser& parser, proxy::BodyFraming framing);
+  // Runs the route's authentication; false (with the refusal set) when it refuses.
+  bool authenticate(const gateway::RouteAuthPolicy& policy);
+  // The request's fields as the upstream gets them: claim headers stripped (every route),
+  // the verified claims added and the token dropped as the route says.
+  void prepare_upstream_fields(const gateway::CompiledRoute& route);
   void end_exchange();
   asio::awaitable<bool> reply_error(const ErrorReply& error, bool keep_alive);
   // A refusal is recorded first and sent by send_refusal(), so that no temporary with a
@@ -348,6 +364,7 @@ class ClientConnection final : public Deadline {
   std::string response_head_;
   Exchange exchange_;
   ErrorReply refusal_;
+  gateway::AuthDecision auth_decision_;
   size_t head_bytes_ = 0;  // set by read_head when it returns Head::ready
   Phase phase_ = Phase::idle;
   std::optional<Phase> expired_;
@@ -463,6 +480,7 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   const auto& route = runtime.routes[*route_index];
   exchange_.route = route.name;
   exchange_.route_slot = route.metrics_slot;
+  auth_decision_.clear();
 
   if (request.method() == bhttp::verb::trace) {
     // TRACE echoes the request, credentials included, back to the page that sent it
@@ -479,10 +497,15 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
       co_return co_await reply_options(allow, client_keep_alive);
     }
   }
+  if (route.auth && !authenticate(*route.auth)) {
+    co_await reply_error(refusal_, client_keep_alive && !draining_);
+    co_return client_keep_alive;
+  }
   if (auto length = parser.content_length(); length && *length > limits().max_body_bytes) {
     set_refusal(413, "request body exceeds server.limits.max_body_bytes");
     co_return co_await send_refusal();
   }
+  prepare_upstream_fields(route);
   co_return co_await proxy(route, parser);
 }
 
@@ -564,6 +587,70 @@ bool ClientConnection::resolve_target() {
   }
   host_ = std::move(*parsed);
   return true;
+}
+
+bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
+  const auto& request = request_parser_->get();
+  const bool preflight = request.method() == bhttp::verb::options &&
+                         request.count(bhttp::field::origin) > 0 &&
+                         request.count(bhttp::field::access_control_request_method) > 0;
+  auto client = gateway::client_address({client_ip_bytes_, client_ip_},
+                                        runtime_->config.server.trusted_proxies, fields_);
+  const gateway::AuthServices services{runtime_->auth.authenticator.get(),
+                                       runtime_->auth.guard.get()};
+  const gateway::AuthRequest auth_request{.fields = fields_,
+                                          .client = client.bytes,
+                                          .client_ip = client.text,
+                                          .route = exchange_.route,
+                                          .request_id = exchange_.request_id,
+                                          .cors_preflight = preflight};
+  auto& decision = auth_decision_;
+  gateway::run_auth_stage(policy, services, auth_request, std::chrono::system_clock::now(),
+                          decision);
+  auto& metrics = worker_.metrics();
+  if (decision.verified) metrics.auth_verified(decision.cache_hit);
+  if (decision.failure_slot) metrics.auth_failure(*decision.failure_slot);
+  if (decision.blocked) metrics.auth_blocked();
+  exchange_.auth = decision.outcome;
+  if (decision.pass) return true;
+  refusal_ = ErrorReply{decision.status, decision.detail, {}, decision.error, {}};
+  if (!decision.challenge.empty()) {
+    refusal_.more_fields += "\r\nWWW-Authenticate: ";
+    refusal_.more_fields += decision.challenge;
+  }
+  if (decision.retry_after_s > 0) {
+    refusal_.more_fields += "\r\nRetry-After: ";
+    refusal_.more_fields += std::to_string(decision.retry_after_s);
+  }
+  return false;
+}
+
+void ClientConnection::prepare_upstream_fields(const gateway::CompiledRoute& route) {
+  const auto& strip = runtime_->claim_headers;
+  const auto& decision = auth_decision_;
+  if (strip.empty() && !decision.drop_token_field) return;
+  const config::TokenSource* token = route.auth ? &route.auth->token : nullptr;
+  auto carries_token = [&](http::HeaderField& field) {
+    if (!decision.drop_token_field || token == nullptr) return false;
+    switch (token->kind) {
+      case config::TokenSource::Kind::bearer:
+        return http::iequals(field.name, "authorization");
+      case config::TokenSource::Kind::header:
+        return http::iequals(field.name, token->name);
+      case config::TokenSource::Kind::cookie:
+        if (!http::iequals(field.name, "cookie") || !auth::cookie_value(field.value, token->name)) {
+          return false;
+        }
+        if (decision.cookie_without_token.empty()) return true;
+        field.value = decision.cookie_without_token;
+        return false;
+    }
+    return false;
+  };
+  std::erase_if(fields_, [&](http::HeaderField& field) {
+    return gateway::is_forwarded_claim_header(strip, field.name) || carries_token(field);
+  });
+  for (const auto& [name, value] : decision.forward) fields_.push_back({name, value});
 }
 
 void ClientConnection::write_upstream_head(const RequestParser& parser,
@@ -917,6 +1004,7 @@ void ClientConnection::end_exchange() {
   exchange_.bytes_received = 0;
   exchange_.upstream_us = -1;
   exchange_.error = {};
+  exchange_.auth = {};
   exchange_.client_version = 11;
   exchange_.client_keep_alive = true;
   exchange_.expects_continue = false;
@@ -946,9 +1034,9 @@ asio::awaitable<bool> ClientConnection::reply_options(const std::string& allow, 
 
 asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, bool keep_alive) {
   exchange_.status = error.status;
-  exchange_.error = status_error_name(error.status);
+  exchange_.error = error.error.empty() ? status_error_name(error.status) : error.error;
   std::string body = "{\"error\":\"";
-  body += status_error_name(error.status);
+  body += exchange_.error;
   body += "\",\"detail\":";
   observe::append_json_string(body, error.detail);
   body += '}';
@@ -967,6 +1055,7 @@ asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, boo
     out += "\r\nAllow: ";
     out += error.allow;
   }
+  out += error.more_fields;
   append_connection_field(out, keep_alive);
   bool head_request = exchange_.method == "HEAD";
   if (!head_request) out += body;
@@ -1000,6 +1089,7 @@ void ClientConnection::finish_exchange() {
   record.upstream_us = exchange_.upstream_us;
   record.upstream = exchange_.upstream_label;
   record.error = exchange_.error;
+  record.auth = exchange_.auth;
   log.append(record);
 }
 

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <mutex>
 #include <thread>
 
 #include "config/loader.hpp"
@@ -59,7 +60,9 @@ struct GatewayServer::Impl {
       : config_path(std::move(path)),
         initial(std::move(config)),
         shared(worker_count(initial)),
-        admin(shared.metrics, [this] { return not_ready_reasons(); }) {}
+        admin(shared.metrics, [this] { return not_ready_reasons(); }) {
+    shared.metrics.set_auth_reason_names(&gateway::auth_failure_reason_name);
+  }
 
   std::string config_path;
   config::Config initial;
@@ -73,11 +76,35 @@ struct GatewayServer::Impl {
   std::optional<asio::steady_timer> drain_timer;
   Clock::time_point drain_deadline;
 
+  gateway::AuthEnvironment auth_environment;
+  mutable std::mutex key_sets_mutex;
+  std::vector<std::shared_ptr<auth::RemoteKeySet>> key_sets;  // of the current config
+
   std::vector<std::string> not_ready_reasons() const {
     std::vector<std::string> reasons;
     if (!serving.load()) reasons.emplace_back("not serving yet");
     if (shared.draining.load()) reasons.emplace_back("draining: shutting down");
+    std::lock_guard lock(key_sets_mutex);
+    for (const auto& set : key_sets) {
+      auto status = set->status();
+      if (status.has_keys) continue;
+      reasons.push_back("jwks " + set->options().url + ": no key set yet" +
+                        (status.last_error.empty() ? std::string(" (first fetch pending)")
+                                                   : " (last fetch: " + status.last_error + ")"));
+    }
     return reasons;
+  }
+
+  gateway::CompileResult compile(const config::Config& config) {
+    auto result =
+        gateway::compile_runtime(config, shared.metrics, generation + 1, auth_environment);
+    if (result.runtime) ++generation;
+    return result;
+  }
+
+  void watch_key_sets(const gateway::Runtime& runtime) {
+    std::lock_guard lock(key_sets_mutex);
+    key_sets = runtime.auth.remote_key_sets;
   }
 
   // Everything a worker needs for one config; throws on resolution or log-open failure.
@@ -113,7 +140,14 @@ struct GatewayServer::Impl {
     asio::signal_set reload_signal(control, SIGHUP);
     unsigned count = worker_count(initial);
     for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<Worker>(i, shared));
-    auto runtime = gateway::compile_runtime(initial, shared.metrics, ++generation);
+    auto compiled = compile(initial);
+    if (!compiled.runtime) {
+      for (const auto& error : compiled.errors) spdlog::critical("{}", error.to_string());
+      spdlog::critical("cannot start: {} error(s) in {}", compiled.errors.size(), config_path);
+      return 1;
+    }
+    auto runtime = compiled.runtime;
+    watch_key_sets(*runtime);
     try {
       auto configs = prepare(runtime);
       auto listen = resolve_listen(initial.server.listen);
@@ -209,9 +243,17 @@ struct GatewayServer::Impl {
           "reload: server.listen, server.workers and admin.listen only change on restart; "
           "the rest of the new config is applied");
     }
+    auto compiled = compile(next);
+    if (!compiled.runtime) {
+      spdlog::error("reload of {} refused ({} error(s)); the previous config keeps serving",
+                    config_path, compiled.errors.size());
+      for (const auto& error : compiled.errors) spdlog::error("  {}", error.to_string());
+      return;
+    }
     try {
-      auto runtime = gateway::compile_runtime(next, shared.metrics, ++generation);
+      auto runtime = compiled.runtime;
       install(runtime, prepare(runtime));
+      watch_key_sets(*runtime);
       spdlog::info("reloaded {} (generation {}): {} route(s), {} upstream(s)", config_path,
                    generation, runtime->routes.size(), runtime->upstreams.size());
     } catch (const std::exception& e) {

@@ -1,0 +1,29 @@
+#pragma once
+// Who the client is, for per-client decisions (the failed-attempts guard, client rate
+// limits): the peer itself, or, when the peer is a trusted proxy, the nearest address in
+// X-Forwarded-For that is not a trusted proxy (walking from the right: entries to the left
+// of an untrusted one could have been written by anybody).
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+#include "http/framing.hpp"
+
+namespace bulwark::gateway {
+
+struct ClientAddress {
+  std::array<uint8_t, 16> bytes{};  // IPv6 or IPv4-mapped
+  std::string text;                 // as the log shows it
+};
+
+// `peer` is the TCP peer. A malformed X-Forwarded-For entry ends the walk at the address
+// before it (the last one known good).
+ClientAddress client_address(const ClientAddress& peer,
+                             std::span<const config::IpNetwork> trusted_proxies,
+                             std::span<const http::HeaderField> fields);
+
+}  // namespace bulwark::gateway
