@@ -18,7 +18,9 @@
 #include "auth/signing_key.hpp"
 #include "auth/verification_key.hpp"
 #include "cli/support.hpp"
+#include "config/loader.hpp"
 #include "config/units.hpp"
+#include "gateway/auth_setup.hpp"
 
 namespace bulwark::cli {
 
@@ -71,7 +73,8 @@ std::optional<std::chrono::seconds> seconds_option(const char* command, const ch
 const std::set<std::string, std::less<>> kSetByOptions = {"iss", "sub", "aud", "scope",
                                                           "iat", "exp", "jti"};
 
-int sign(const TokenSignOptions& options) {
+// `secret`, when given, is the HMAC key (from a config) in place of --secret-env.
+int sign(const TokenSignOptions& options, const std::optional<std::string>& secret_bytes = {}) {
   const char* cmd = "sign";
   const auto alg = algorithm_option(cmd, options.alg);
   if (!alg) return 2;
@@ -83,7 +86,11 @@ int sign(const TokenSignOptions& options) {
   if (!options.kid.empty()) kid = options.kid;
 
   std::optional<auth::SigningKey> key;
-  if (!options.secret_env.empty()) {
+  if (secret_bytes) {
+    auto made = auth::SigningKey::from_hmac_secret(*secret_bytes, *alg, kid);
+    if (!made) return usage(cmd, "the issuer's secret: " + made.error().detail);
+    key.emplace(std::move(made).value());
+  } else if (!options.secret_env.empty()) {
     const auto secret = secret_from_env(cmd, options.secret_env);
     if (!secret) return 2;
     auto made = auth::SigningKey::from_hmac_secret(*secret, *alg, kid);
@@ -170,8 +177,142 @@ void print_payload(const std::string& payload) {
   }
 }
 
+// ---- with a config ------------------------------------------------------------------------
+
+struct LoadedConfig {
+  config::Config config;
+  gateway::AuthSetup auth;
+};
+
+std::optional<LoadedConfig> load_auth_config(const char* cmd, const std::string& path) {
+  auto result = config::load_config_file(path);
+  if (!result.ok()) {
+    for (const auto& error : result.errors) std::cerr << error.to_string() << "\n";
+    usage(cmd, "--config " + path + " has " + std::to_string(result.errors.size()) + " error(s)");
+    return std::nullopt;
+  }
+  gateway::AuthEnvironment environment;
+  auto auth = gateway::build_auth(*result.config, environment);
+  if (!auth.errors.empty()) {
+    for (const auto& error : auth.errors) std::cerr << error.to_string() << "\n";
+    usage(cmd, "--config " + path + ": the keys cannot be loaded");
+    return std::nullopt;
+  }
+  if (!auth.authenticator) {
+    usage(cmd, "--config " + path + " defines no issuer under auth.issuers");
+    return std::nullopt;
+  }
+  return LoadedConfig{std::move(*result.config), std::move(auth)};
+}
+
+const config::AuthIssuer* find_issuer(const char* cmd, const config::Config& config,
+                                      const std::string& name) {
+  const auto* issuer = config.auth->find_issuer(name);
+  if (issuer == nullptr) {
+    std::string names;
+    for (const auto& i : config.auth->issuers) names += (names.empty() ? "" : ", ") + i.name;
+    usage(cmd, "--issuer " + name + ": no such issuer in the config (issuers: " + names + ")");
+  }
+  return issuer;
+}
+
+// The issuer's HMAC secret as the gateway reads it, and the key entry it came from.
+std::optional<std::string> config_secret(const std::string& config_path, const config::AuthKey& key,
+                                         std::string& why) {
+  if (key.secret_env) {
+    const char* value = std::getenv(key.secret_env->c_str());
+    if (value == nullptr || *value == '\0') {
+      why = "the environment variable " + *key.secret_env + " is not set";
+      return std::nullopt;
+    }
+    return std::string(value);
+  }
+  auto bytes = read_file(gateway::resolve_config_path(config_path, *key.secret_file), why);
+  if (!bytes) return std::nullopt;
+  if (!bytes->empty() && bytes->back() == '\n') bytes->pop_back();
+  if (!bytes->empty() && bytes->back() == '\r') bytes->pop_back();
+  return bytes;
+}
+
+int mint(const TokenMintOptions& options) {
+  const char* cmd = "--config";
+  auto loaded = load_auth_config(cmd, options.config_file);
+  if (!loaded) return 2;
+  const auto* issuer = find_issuer(cmd, loaded->config, options.issuer);
+  if (issuer == nullptr) return 2;
+
+  TokenSignOptions sign_options{.key_file = options.key_file,
+                                .alg = options.alg,
+                                .iss = issuer->issuer,
+                                .sub = options.sub,
+                                .scope = options.scope,
+                                .ttl = options.ttl,
+                                .claims = options.claims};
+  if (!issuer->audiences.empty()) sign_options.audiences = {issuer->audiences.front()};
+  std::optional<std::string> secret;
+  const bool want_secret = options.key_file.empty();
+  for (const auto& key : issuer->keys) {
+    const bool is_secret = key.secret_env || key.secret_file;
+    if (is_secret != want_secret || !key.alg) continue;
+    if (!options.alg.empty() && *key.alg != options.alg) continue;
+    sign_options.alg = *key.alg;
+    sign_options.kid = key.kid.value_or("");
+    if (want_secret) {
+      std::string why;
+      secret = config_secret(loaded->config.source_path, key, why);
+      if (!secret) return usage(cmd, why);
+    }
+    break;
+  }
+  if (want_secret && !secret) {
+    return usage(cmd, "issuer " + issuer->name +
+                          " has no secret_env or secret_file key: sign with --key PRIVATE.pem");
+  }
+  if (sign_options.alg.empty()) {
+    return usage(cmd, "give --alg: issuer " + issuer->name + " has no PEM key to take it from");
+  }
+  const auto ttl = seconds_option(cmd, "--ttl", options.ttl);
+  if (!ttl) return 2;
+  if (issuer->max_lifetime && *ttl > *issuer->max_lifetime) {
+    return usage(cmd, "--ttl " + options.ttl + " is longer than the issuer's max_lifetime: the " +
+                          "gateway would refuse the token");
+  }
+  return sign(sign_options, secret);
+}
+
+int verify_with_config(const TokenVerifyOptions& options) {
+  const char* cmd = "verify";
+  auto loaded = load_auth_config(cmd, options.config_file);
+  if (!loaded) return 2;
+  auth::IssuerMask allowed = auth::kAllIssuers;
+  if (!options.issuer.empty()) {
+    if (find_issuer(cmd, loaded->config, options.issuer) == nullptr) return 2;
+    allowed = auth::IssuerMask{1} << *loaded->auth.authenticator->issuer_index(options.issuer);
+  }
+  if (!loaded->auth.remote_key_sets.empty()) {
+    std::cerr << "note: keys from jwks_url are not fetched by this command; tokens signed by "
+                 "them show as unknown_key\n";
+  }
+  auto& authenticator = *loaded->auth.authenticator;
+  if (options.signature_only) {
+    auto payload = authenticator.verify_signature_only(options.token, allowed);
+    if (!payload) return invalid(payload.error());
+    std::cout << "valid\n";
+    std::cerr << "note: --signature-only: the claims were not checked\n";
+    print_payload(*payload);
+    return 0;
+  }
+  auto result =
+      authenticator.authenticate(options.token, allowed, std::chrono::system_clock::now());
+  if (!result) return invalid(result.error());
+  std::cout << "valid (issuer " << authenticator.issuers()[result->issuer].name << ")\n"
+            << pretty_json(result->claims->claims) << "\n";
+  return 0;
+}
+
 int verify(const TokenVerifyOptions& options) {
   const char* cmd = "verify";
+  if (!options.config_file.empty()) return verify_with_config(options);
   std::optional<Algorithm> alg;
   if (!options.alg.empty()) {
     alg = algorithm_option(cmd, options.alg);
@@ -277,8 +418,21 @@ int verify(const TokenVerifyOptions& options) {
 }  // namespace
 
 void add_token_command(CLI::App& app, TokenCommand& command) {
-  command.token = app.add_subcommand("token", "Mint a test token, or verify one");
-  command.token->require_subcommand(1);
+  command.token = app.add_subcommand(
+      "token",
+      "Mint a token for a configured issuer (--config FILE --issuer NAME --sub ...), or use the "
+      "sign / verify subcommands");
+  command.token->require_subcommand(0, 1);
+  auto& m = command.mint_options;
+  command.token->add_option("--config", m.config_file, "Config file whose issuer signs");
+  command.token->add_option("--issuer", m.issuer, "The issuer's name under auth.issuers");
+  command.token->add_option("--key", m.key_file,
+                            "Private key PEM (default: the issuer's HS secret)");
+  command.token->add_option("--alg", m.alg, "Algorithm (default: the issuer key's)");
+  command.token->add_option("--sub", m.sub, "Subject");
+  command.token->add_option("--scope", m.scope, "Space-separated scopes, e.g. \"read write\"");
+  command.token->add_option("--ttl", m.ttl, "Lifetime: 30s, 10m, 1h")->capture_default_str();
+  command.token->add_option("--claim", m.claims, "Extra claim name=value (repeatable)");
 
   auto& s = command.sign_options;
   command.sign = command.token->add_subcommand(
@@ -310,13 +464,16 @@ void add_token_command(CLI::App& app, TokenCommand& command) {
       "Check a token as the gateway does: signature (key by kid in a JWKS), then claims. Prints "
       "`valid` and the claims (exit 0) or `invalid: REASON (detail)` (exit 1).");
   command.verify->add_option("token", v.token, "The compact JWS")->required();
+  auto* config_opt = command.verify->add_option(
+      "--config", v.config_file, "Verify with a config's issuers, exactly as the gateway does");
+  command.verify->add_option("--issuer", v.issuer, "With --config: only this issuer (by name)");
   auto* jwk_opt = command.verify->add_option("--jwk", v.jwk_file, "A JWK file (public key or oct)");
   auto* jwks_opt = command.verify->add_option("--jwks", v.jwks_file, "A JWKS file; key by kid");
   auto* pem_opt = command.verify->add_option("--pem", v.pem_file, "A public key PEM (with --alg)");
   auto* venv_opt = command.verify->add_option(
       "--secret-env", v.secret_env,
       "Environment variable holding the HMAC secret (its value as is; with --alg)");
-  const std::vector<CLI::Option*> key_options = {jwk_opt, jwks_opt, pem_opt, venv_opt};
+  const std::vector<CLI::Option*> key_options = {jwk_opt, jwks_opt, pem_opt, venv_opt, config_opt};
   for (auto* a : key_options) {
     for (auto* b : key_options) {
       if (a != b) a->excludes(b);
@@ -341,8 +498,16 @@ int run_token_command(const TokenCommand& command) {
     return sign(command.sign_options);
   }
   if (command.verify && *command.verify) return verify(command.verify_options);
-  std::cerr << "bulwark token: give a subcommand: sign or verify\n";
-  return 2;
+  const auto& m = command.mint_options;
+  if (m.config_file.empty()) {
+    std::cerr << "bulwark token: give --config FILE --issuer NAME --sub SUBJECT, or a "
+                 "subcommand: sign or verify\n";
+    return 2;
+  }
+  if (m.issuer.empty() || m.sub.empty()) {
+    return usage("--config", "--issuer NAME and --sub SUBJECT are required");
+  }
+  return mint(m);
 }
 
 }  // namespace bulwark::cli

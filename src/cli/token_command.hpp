@@ -24,8 +24,23 @@ struct TokenSignOptions {
   std::vector<std::string> claims;
 };
 
+// `bulwark token --config FILE --issuer NAME ...`: sign with what the config says of the
+// issuer (its iss, first audience, and its HS secret unless --key is given).
+struct TokenMintOptions {
+  std::string config_file;
+  std::string issuer;
+  std::string key_file;
+  std::string alg;
+  std::string sub;
+  std::string scope;
+  std::string ttl = "10m";
+  std::vector<std::string> claims;
+};
+
 struct TokenVerifyOptions {
   std::string token;
+  std::string config_file;
+  std::string issuer;
   std::string jwk_file;
   std::string jwks_file;
   std::string pem_file;
@@ -42,6 +57,7 @@ struct TokenCommand {
   CLI::App* token = nullptr;
   CLI::App* sign = nullptr;
   CLI::App* verify = nullptr;
+  TokenMintOptions mint_options;
   TokenSignOptions sign_options;
   TokenVerifyOptions verify_options;
 };
