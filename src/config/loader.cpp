@@ -4,6 +4,7 @@
 #include "config/loader.hpp"
 
 #include <yaml-cpp/yaml.h>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -19,6 +20,7 @@
 #include <span>
 #include <sstream>
 
+#include "auth/algorithm.hpp"
 #include "config/suggest.hpp"
 #include "config/units.hpp"
 
@@ -38,10 +40,12 @@ constexpr unsigned kMaxWorkers = 256;
 constexpr uint64_t kMinHeaderBytes = 1024;
 constexpr uint64_t kMaxHeaderBytes = 1024 * 1024;
 constexpr uint64_t kMaxIdlePerTarget = 10000;
+constexpr uint64_t kMaxTokenCacheEntries = 10'000'000;
+constexpr Duration kMaxLeeway = std::chrono::minutes(5);
 
 // Sections of the example config that later versions add; named so the error can say so.
-constexpr std::string_view kLaterTopLevelKeys[] = {"state", "auth", "limits", "cache"};
-constexpr std::string_view kLaterRouteKeys[] = {"auth", "limits", "cache"};
+constexpr std::string_view kLaterTopLevelKeys[] = {"state", "limits", "cache"};
+constexpr std::string_view kLaterRouteKeys[] = {"limits", "cache"};
 
 constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr LogLevel kLogLevels[] = {LogLevel::trace, LogLevel::debug, LogLevel::info,
@@ -307,11 +311,234 @@ bool listeners_clash(const Endpoint& a, const Endpoint& b) {
   return a.host == b.host || is_wildcard_address(a.host) || is_wildcard_address(b.host);
 }
 
+// --- auth: rules on single values ---------------------------------------------------------
+
+constexpr std::string_view kKeySources[] = {"secret_env", "secret_file", "pem_file", "jwks_file",
+                                            "jwks_url"};
+constexpr std::string_view kJwksUrlOptions[] = {"refresh", "unknown_kid_refetch", "fetch_timeout",
+                                                "ca_file"};
+
+constexpr std::string_view kTokenSources[] = {"header", "cookie"};
+constexpr std::string_view kClaimOperators[] = {"equals", "contains"};
+
+constexpr std::string_view kAuthModeNames[] = {"required", "optional", "off"};
+constexpr AuthMode kAuthModes[] = {AuthMode::required, AuthMode::optional, AuthMode::off};
+
+// Headers that frame messages, or that bulwark sets or reads itself, in lower case: a claim is
+// never forwarded in one, and a token is never read from one.
+// clang-format off
+constexpr std::string_view kOwnedHeaders[] = {
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+    "upgrade", "proxy-connection", "proxy-authorization", "expect", "authorization", "cookie",
+    "forwarded", "via", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip",
+    "x-request-id"};
+// clang-format on
+
+bool is_empty_list(const YAML::Node& node) {
+  return node.IsNull() || (node.IsSequence() && node.size() == 0);
+}
+
+bool is_owned_header(std::string_view name) {
+  const std::string lower = to_lower(name);
+  return std::find(std::begin(kOwnedHeaders), std::end(kOwnedHeaders), lower) !=
+         std::end(kOwnedHeaders);
+}
+
+bool is_token(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), is_tchar);
+}
+
+std::vector<std::string_view> algorithm_names() {
+  std::vector<std::string_view> names;
+  for (auth::Algorithm alg : auth::kAllAlgorithms) names.push_back(auth::algorithm_name(alg));
+  return names;
+}
+
+bool is_hmac(std::string_view alg) {
+  const auto parsed = auth::algorithm_from_name(alg);
+  return parsed && auth::algorithm_family(*parsed) == auth::AlgorithmFamily::hmac;
+}
+
+// Why `name` is not a registered JWA algorithm name (RFC 7518 §3.1), or "".
+std::string algorithm_problem(std::string_view name) {
+  if (auth::algorithm_from_name(name)) return "";
+  if (to_lower(name) == "none") {
+    return "'none' means an unsigned token, which bulwark never accepts: name the algorithm "
+           "the key verifies, like HS256 or ES256";
+  }
+  const auto names = algorithm_names();
+  const std::string hint = closest_match(name, names);
+  return "unknown algorithm " + in_quotes(name) +
+         (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") +
+         " (names are case-sensitive: " + join(names) + ")";
+}
+
+// Why `name` is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*), or "".
+std::string env_name_problem(std::string_view name) {
+  const bool valid = !name.empty() && !is_digits(name.substr(0, 1)) &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                     });
+  if (valid) return "";
+  if (name.starts_with('$')) {
+    std::string bare(name.substr(1));
+    if (bare.starts_with('{') && bare.ends_with('}')) bare = bare.substr(1, bare.size() - 2);
+    return "write the variable's name without '$': " + in_quotes(bare);
+  }
+  return "expected the name of an environment variable (letters, digits and '_', not starting "
+         "with a digit), like BULWARK_HS256_SECRET: the secret itself never goes in the file";
+}
+
+// Why `text` is not a URL bulwark can fetch a JWK Set from, or "".
+std::string jwks_url_problem(std::string_view text) {
+  if (text.find('#') != std::string_view::npos) {
+    return "remove the fragment ('#...'): it is never sent to the server";
+  }
+  const auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) {
+    return "expected an absolute URL like https://idp.example.com/.well-known/jwks.json, got " +
+           in_quotes(text);
+  }
+  const std::string scheme = to_lower(parsed->scheme());
+  if (scheme != "http" && scheme != "https") {
+    return "the scheme must be https or http, not " + in_quotes(parsed->scheme());
+  }
+  if (!parsed->has_authority() || parsed->encoded_host().empty()) {
+    return "the URL names no host: write it like https://idp.example.com/.well-known/jwks.json";
+  }
+  if (parsed->has_userinfo()) {
+    return "credentials in the URL ('user@') are not supported: publish the JWK Set without "
+           "them";
+  }
+  return "";
+}
+
+bool is_https(std::string_view url) {
+  return to_lower(url.substr(0, 8)) == "https://";
+}
+
+// Why `claim` is not a claim name or dotted path ("realm_access.roles"), or "".
+std::string claim_problem(std::string_view claim) {
+  if (claim.empty()) return "a claim name cannot be empty";
+  if (claim.front() == '.' || claim.back() == '.' || claim.find("..") != std::string::npos) {
+    return "a dotted claim path needs a name between every two dots, like realm_access.roles";
+  }
+  return "";
+}
+
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+std::string scope_problem(std::string_view scope) {
+  if (scope.find(' ') != std::string_view::npos) {
+    return "a scope holds no spaces (the \"scope\" claim is space-separated): list " +
+           in_quotes(scope) + " as separate scopes, like [read, write]";
+  }
+  const bool valid = std::all_of(scope.begin(), scope.end(), [](char c) {
+    return c >= 0x21 && c <= 0x7e && c != '"' && c != '\\';
+  });
+  return valid ? ""
+               : in_quotes(scope) + " is not a scope: use printable ASCII without '\"' or '\\'";
+}
+
+// Why a claim may not be forwarded in the header `name`, or "".
+std::string forwarded_header_problem(std::string_view name) {
+  if (!is_token(name)) {
+    return in_quotes(name) + " is not a header name: use letters, digits and '-', like X-User-Id";
+  }
+  if (name.find('_') != std::string_view::npos) {
+    std::string dashed(name);
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    return "bulwark drops header names that hold '_': write " + in_quotes(dashed);
+  }
+  if (is_owned_header(name)) {
+    return in_quotes(name) +
+           " is a header that frames messages or that bulwark sets or reads itself: forward "
+           "the claim in a header of its own, like X-User-Id";
+  }
+  return "";
+}
+
+// Why a token cannot be read from the header `name` (Authorization excepted), or "".
+std::string token_header_problem(std::string_view name) {
+  if (!is_token(name)) {
+    return in_quotes(name) + " is not a header name: use letters, digits and '-', like X-Api-Token";
+  }
+  if (name.find('_') != std::string_view::npos) {
+    return "bulwark drops header names that hold '_', so the token would never arrive";
+  }
+  if (to_lower(name) == "cookie") return "to read the token from a cookie, write {cookie: NAME}";
+  if (is_owned_header(name)) {
+    return in_quotes(name) +
+           " is a header that frames messages or that bulwark sets itself: read the token from "
+           "a header of its own, like X-Api-Token";
+  }
+  return "";
+}
+
+// Where `key` is written in the mapping `map`: its 0-based line and column, or {-1, -1}.
+std::pair<int, int> key_position(const YAML::Node& map, std::string_view key) {
+  if (!map.IsMap()) return {-1, -1};
+  for (const auto& pair : map) {
+    if (pair.first.IsScalar() && pair.first.Scalar() == key) {
+      return {pair.first.Mark().line, pair.first.Mark().column};
+    }
+  }
+  return {-1, -1};
+}
+
+// The 1-based line where `key` is written in the mapping `map`, or 0.
+unsigned key_line(const YAML::Node& map, std::string_view key) {
+  const int line = key_position(map, key).first;
+  return line >= 0 ? static_cast<unsigned>(line) + 1 : 0;
+}
+
+// Whether a key of `map` outside `fields` reads as a misspelling of one of `names`: the
+// unknown-key error already says what to write, so a "missing" error would only echo it.
+bool misspells(const YAML::Node& map, std::span<const Field> fields,
+               std::span<const std::string_view> names) {
+  if (!map.IsMap()) return false;
+  const auto known = field_names(fields);
+  for (const auto& pair : map) {
+    if (!pair.first.IsScalar()) continue;
+    const std::string& key = pair.first.Scalar();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const std::string hint = closest_match(key, known);
+    if (std::find(names.begin(), names.end(), hint) != names.end()) return true;
+  }
+  return false;
+}
+
 // Where a route's parts sit, for the checks that compare routes with each other.
 struct RouteSite {
   std::string path;  // "routes[2]"
   unsigned name_line = 0;
   bool match_valid = false;
+};
+
+// One list of strings in the auth sections: each non-empty and listed once. A single string
+// stands for a list of one.
+struct StringRules {
+  std::string_view expected;                             // "an audience like api"
+  std::string_view example;                              // "[api, admin]"
+  std::function<std::string(std::string_view)> problem;  // "" when the string is fine
+};
+
+// One entry of an issuer's `keys`, for the rules between its keys.
+struct KeySite {
+  const Value& item;
+  std::span<const Field> fields;
+  const SeenKeys& seen;
+
+  bool has(std::string_view key) const { return seen.contains(key); }
+  unsigned line(std::string_view key) const { return key_line(item.node, key); }
+  std::string path(std::string_view key) const { return child_path(item.path, key); }
+};
+
+// Where a piece of text (a header name, an issuer's "iss") is written, for checks across
+// entries.
+struct TextSite {
+  std::string name;
+  unsigned line = 0;
+  std::string path;
 };
 
 class Loader {
@@ -338,6 +565,12 @@ class Loader {
   std::optional<uint64_t> size(const Value& v);
   std::optional<uint64_t> whole_number(const Value& v, uint64_t min, uint64_t max);
   std::optional<Endpoint> endpoint(const Value& v, std::string_view example);
+  std::optional<Rate> rate(const Value& v);
+  std::optional<bool> boolean(const Value& v);
+  std::optional<std::string> non_empty(const Value& v, std::string_view expected);
+  std::optional<std::string> checked(const Value& v, std::string_view expected,
+                                     std::string (*problem)(std::string_view));
+  std::vector<std::string> strings(const Value& v, const StringRules& rules);
 
   // Sections.
   void load_root(const YAML::Node& root);
@@ -358,15 +591,54 @@ class Loader {
   void load_host(const Value& v, std::optional<std::string>& host);
   void load_methods(const Value& v, std::vector<std::string>& methods);
 
+  // The `auth` section.
+  void load_auth(const Value& section);
+  void load_leeway(const Value& v, Duration& leeway);
+  void load_failed_attempts(const Value& v, std::optional<FailedAttempts>& guard);
+  void load_issuers(const Value& section);
+  TextSite load_issuer(const Entry& entry);
+  void check_issuer_required_keys(const Entry& entry, std::span<const Field> fields,
+                                  const SeenKeys& seen);
+  void check_distinct_issuers(std::span<const TextSite> iss_sites);
+  void load_audiences(const Value& v, std::vector<std::string>& audiences);
+  void load_keys(const Value& v, std::vector<AuthKey>& keys);
+  AuthKey load_key(const Value& item);
+  std::optional<Duration> fetch_gap(const Value& v);
+  std::optional<std::string_view> key_source(const KeySite& site);
+  void check_key_alg(const KeySite& site, const AuthKey& key, std::string_view source);
+  void check_key_options(const KeySite& site, const AuthKey& key, std::string_view source);
+
+  // A route's `auth`.
+  RouteAuth load_route_auth(const Value& v, unsigned line);
+  std::optional<AuthMode> auth_mode(const Value& v);
+  bool load_route_auth_fields(const Value& section, RouteAuth& auth);
+  void check_mode_off_alone(const Value& section, unsigned mode_line, std::span<const Field> fields,
+                            const SeenKeys& seen);
+  void check_route_has_issuers(const std::string& path, unsigned line);
+  void load_route_issuers(const Value& v, std::vector<std::string>& names);
+  std::string issuer_name_problem(std::string_view name) const;
+  void load_require(const Value& section, RouteAuth& auth);
+  void load_claim_conditions(const Value& section, std::vector<ClaimCondition>& claims);
+  std::optional<ClaimCondition> claim_condition(const Entry& entry);
+  void load_forward_claims(const Value& section,
+                           std::vector<std::pair<std::string, std::string>>& forward);
+  void load_token_source(const Value& section, TokenSource& token);
+  void load_token_header(const Value& v, TokenSource& token);
+  void load_token_cookie(const Value& v, TokenSource& token);
+
   // Checks across sections.
   void check_route_names();
   void check_shadowed_routes();
   void check_listeners();
+  void check_token_headers();
 
   Config config_;
   std::vector<ConfigError> errors_;
-  std::vector<RouteSite> route_sites_;  // parallel to config_.routes
-  bool upstreams_valid_ = true;         // false: route → upstream checks would only echo it
+  std::vector<RouteSite> route_sites_;       // parallel to config_.routes
+  bool upstreams_valid_ = true;              // false: route → upstream checks would only echo it
+  bool issuers_valid_ = true;                // false: route → issuer checks would only echo it
+  std::vector<TextSite> forwarded_headers_;  // every route's forward_claims headers
+  std::vector<TextSite> token_headers_;      // every route's token: {header: ...}
   unsigned server_listen_line_ = 0;
   unsigned admin_listen_line_ = 0;
 };
@@ -545,6 +817,65 @@ std::optional<Endpoint> Loader::endpoint(const Value& v, std::string_view exampl
   return parsed;
 }
 
+std::optional<Rate> Loader::rate(const Value& v) {
+  constexpr std::string_view kExpected = "a rate like 20/m";
+  const auto text = scalar(v, kExpected);
+  if (!text) return std::nullopt;
+  std::string why;
+  const auto parsed = parse_rate(*text, &why);
+  if (!parsed) error(v, "expected " + std::string(kExpected) + ": " + why);
+  return parsed;
+}
+
+// YAML's true and false only: "yes", "on" and the like read differently across YAML versions.
+std::optional<bool> Loader::boolean(const Value& v) {
+  const auto text = scalar(v, "true or false");
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  error(v, "expected true or false, got " + in_quotes(*text));
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::non_empty(const Value& v, std::string_view expected) {
+  const auto text = scalar(v, expected);
+  if (text && text->empty()) {
+    error(v, "expected " + std::string(expected) + ", got an empty string");
+    return std::nullopt;
+  }
+  return text;
+}
+
+// A non-empty string that `problem` finds nothing wrong with.
+std::optional<std::string> Loader::checked(const Value& v, std::string_view expected,
+                                           std::string (*problem)(std::string_view)) {
+  const auto text = non_empty(v, expected);
+  if (!text) return std::nullopt;
+  const std::string why = problem(*text);
+  if (why.empty()) return text;
+  error(v, why);
+  return std::nullopt;
+}
+
+std::vector<std::string> Loader::strings(const Value& v, const StringRules& rules) {
+  const std::vector<Value> list =
+      v.node.IsScalar() ? std::vector<Value>{v} : items(v, rules.example);
+  std::vector<std::string> result;
+  for (const Value& item : list) {
+    const auto text = non_empty(item, rules.expected);
+    if (!text) continue;
+    const std::string problem = rules.problem ? rules.problem(*text) : "";
+    if (!problem.empty()) {
+      error(item, problem);
+    } else if (std::find(result.begin(), result.end(), *text) != result.end()) {
+      error(item, in_quotes(*text) + " is listed twice");
+    } else {
+      result.push_back(*text);
+    }
+  }
+  return result;
+}
+
 template <class T, class U>
 void assign(T& out, const std::optional<U>& value) {
   if (value) out = static_cast<T>(*value);
@@ -556,24 +887,26 @@ void Loader::load_root(const YAML::Node& root) {
   const Value document{root, "", line_of(root)};
   if (!root.IsMap()) {
     error(document.line, "",
-          "expected a mapping of sections (server, admin, log, upstreams, routes), got " +
+          "expected a mapping of sections (server, admin, log, upstreams, auth, routes), got " +
               describe(root));
     return;
   }
-  // Stashed first, loaded in dependency order: routes refer to upstreams.
-  std::optional<Value> server, admin, log, upstreams, routes;
+  // Stashed first, loaded in dependency order: routes refer to upstreams and issuers.
+  std::optional<Value> server, admin, log, upstreams, routes, auth;
   const Field fields[] = {
       {"server", [&](const Value& v) { server = v; }},
       {"admin", [&](const Value& v) { admin = v; }},
       {"log", [&](const Value& v) { log = v; }},
       {"upstreams", [&](const Value& v) { upstreams = v; }},
       {"routes", [&](const Value& v) { routes = v; }},
+      {"auth", [&](const Value& v) { auth = v; }},
   };
   load_fields(document, fields, kLaterTopLevelKeys);
   if (server) load_server(*server);
   if (admin) load_admin(*admin);
   if (log) load_log(*log);
   if (upstreams) load_upstreams(*upstreams);
+  if (auth) load_auth(*auth);
   if (routes) {
     load_routes(*routes);
   } else {
@@ -758,6 +1091,7 @@ void Loader::load_routes(const Value& section) {
   for (const Value& item : list) load_route(item);
   check_route_names();
   check_shadowed_routes();
+  check_token_headers();
 }
 
 void Loader::load_route(const Value& item) {
@@ -781,6 +1115,8 @@ void Loader::load_route(const Value& item) {
          site.match_valid = errors_.size() == errors_before;
        }},
       {"upstream", [&](const Value& v) { load_route_upstream(v, route.upstream); }},
+      {"auth",
+       [&](const Value& v) { route.auth = load_route_auth(v, key_line(item.node, "auth")); }},
   };
   const auto seen = load_fields(item, fields, kLaterRouteKeys);
   if (!seen) {
@@ -881,6 +1217,532 @@ void Loader::load_methods(const Value& v, std::vector<std::string>& methods) {
   }
 }
 
+// --- auth -----------------------------------------------------------------------------------
+
+void Loader::load_auth(const Value& section) {
+  Auth& auth = config_.auth.emplace();
+  const Field fields[] = {
+      {"leeway", [&](const Value& v) { load_leeway(v, auth.leeway); }},
+      {"token_cache_entries",
+       [&](const Value& v) {
+         assign(auth.token_cache_entries, whole_number(v, 0, kMaxTokenCacheEntries));
+       }},
+      {"issuers", [&](const Value& v) { load_issuers(v); }},
+      {"failed_attempts", [&](const Value& v) { load_failed_attempts(v, auth.failed_attempts); }},
+  };
+  if (!load_fields(section, fields)) issuers_valid_ = false;
+}
+
+void Loader::load_leeway(const Value& v, Duration& leeway) {
+  const auto parsed = duration(v, false);
+  if (parsed && *parsed > kMaxLeeway) {
+    error(v, "must be at most 5m: the leeway only absorbs clock skew between hosts, like 30s");
+    return;
+  }
+  assign(leeway, parsed);
+}
+
+void Loader::load_failed_attempts(const Value& v, std::optional<FailedAttempts>& guard) {
+  if (v.node.IsScalar()) {
+    if (v.node.Scalar() == "off") {
+      guard.reset();
+    } else {
+      error(v, "expected off or a mapping with the keys limit, cooldown, got " + describe(v.node));
+    }
+    return;
+  }
+  FailedAttempts& limits = guard.emplace();
+  const Field fields[] = {
+      {"limit",
+       [&](const Value& value) {
+         if (const auto parsed = rate(value)) {
+           limits.limit = parsed->count;
+           limits.per = parsed->period;
+         }
+       }},
+      {"cooldown", [&](const Value& value) { assign(limits.cooldown, duration(value, true)); }},
+  };
+  load_fields(v, fields);
+}
+
+void Loader::load_issuers(const Value& section) {
+  const auto all =
+      entries(section, "a mapping of issuer names, like demo: {issuer: ..., keys: [...]}");
+  if (!all) {
+    issuers_valid_ = false;
+    return;
+  }
+  std::vector<TextSite> iss_sites;  // where each issuer's `issuer` value is written
+  for (const Entry& entry : *all) iss_sites.push_back(load_issuer(entry));
+  check_distinct_issuers(iss_sites);
+}
+
+TextSite Loader::load_issuer(const Entry& entry) {
+  AuthIssuer issuer;
+  issuer.name = entry.name;
+  issuer.line = entry.key_line;
+  if (!is_name(entry.name)) {
+    error(entry.key_line, entry.value.path,
+          "issuer names may hold only letters, digits, '_', '.' and '-'");
+  }
+  TextSite iss_site{"", 0, child_path(entry.value.path, "issuer")};
+  unsigned require_exp_line = 0;
+  const Field fields[] = {
+      {"issuer",
+       [&](const Value& v) {
+         iss_site.line = v.line;
+         assign(issuer.issuer,
+                non_empty(v, "the exact \"iss\" of the tokens, like https://idp.example.com"));
+       }},
+      {"audiences", [&](const Value& v) { load_audiences(v, issuer.audiences); }},
+      {"max_lifetime", [&](const Value& v) { issuer.max_lifetime = duration(v, true); }},
+      {"require_exp",
+       [&](const Value& v) {
+         require_exp_line = v.line;
+         assign(issuer.require_exp, boolean(v));
+       }},
+      {"keys", [&](const Value& v) { load_keys(v, issuer.keys); }},
+  };
+  if (const auto seen = load_fields(entry.value, fields)) {
+    check_issuer_required_keys(entry, fields, *seen);
+  }
+  if (issuer.max_lifetime && !issuer.require_exp) {  // the lifetime is measured up to exp
+    error(require_exp_line, child_path(entry.value.path, "require_exp"),
+          "max_lifetime needs exp to measure a token's lifetime, so require_exp: false has no "
+          "effect: remove one of them");
+  }
+  iss_site.name = issuer.issuer;
+  config_.auth->issuers.push_back(std::move(issuer));
+  return iss_site;
+}
+
+void Loader::check_issuer_required_keys(const Entry& entry, std::span<const Field> fields,
+                                        const SeenKeys& seen) {
+  constexpr std::string_view kIssuer[] = {"issuer"}, kKeys[] = {"keys"};
+  if (!seen.contains("issuer") && !misspells(entry.value.node, fields, kIssuer)) {
+    error(entry.key_line, child_path(entry.value.path, "issuer"),
+          "missing: give the exact \"iss\" of this issuer's tokens, like issuer: "
+          "https://idp.example.com");
+  }
+  if (!seen.contains("keys") && !misspells(entry.value.node, fields, kKeys)) {
+    error(entry.key_line, child_path(entry.value.path, "keys"),
+          "missing: list the keys that verify this issuer's tokens, like keys: [{jwks_url: "
+          "https://idp.example.com/.well-known/jwks.json}]");
+  }
+}
+
+// Two issuers with one "iss" would make the issuer that verifies a token a matter of order.
+void Loader::check_distinct_issuers(std::span<const TextSite> iss_sites) {
+  const auto& issuers = config_.auth->issuers;
+  std::map<std::string_view, size_t> first;
+  for (size_t i = 0; i < issuers.size(); ++i) {
+    if (iss_sites[i].name.empty()) continue;
+    const auto [earlier, inserted] = first.emplace(iss_sites[i].name, i);
+    if (inserted) continue;
+    error(iss_sites[i].line, iss_sites[i].path,
+          "issuer " + in_quotes(iss_sites[i].name) + " is also the issuer of " +
+              in_quotes(issuers[earlier->second].name) + " (line " +
+              std::to_string(iss_sites[earlier->second].line) +
+              "): which one verifies a token would be ambiguous; list all its keys under one "
+              "issuer");
+  }
+}
+
+void Loader::load_audiences(const Value& v, std::vector<std::string>& audiences) {
+  if (is_empty_list(v.node)) {
+    error(v,
+          "an empty list checks no audience: leave audiences out to skip the \"aud\" check, "
+          "or list the audiences this gateway serves");
+    return;
+  }
+  audiences = strings(v, {"an audience like api", "[api, admin]", {}});
+}
+
+void Loader::load_keys(const Value& v, std::vector<AuthKey>& keys) {
+  if (is_empty_list(v.node)) {
+    error(v,
+          "at least one key is required, like keys: [{jwks_url: "
+          "https://idp.example.com/.well-known/jwks.json}]");
+    return;
+  }
+  for (const Value& item : items(v, "[{alg: HS256, secret_env: BULWARK_HS256_SECRET}]")) {
+    keys.push_back(load_key(item));
+  }
+}
+
+// Only the shape: env vars and files are read later, by the gateway, when keys are built.
+AuthKey Loader::load_key(const Value& item) {
+  AuthKey key;
+  key.line = item.line;
+  auto path = [&](std::optional<std::string>& out) {
+    return [this, target = &out](const Value& v) { *target = non_empty(v, "a file path"); };
+  };
+  const Field fields[] = {
+      {"alg",
+       [&](const Value& v) { key.alg = checked(v, "an algorithm like HS256", algorithm_problem); }},
+      {"kid", [&](const Value& v) { key.kid = non_empty(v, "a key id like k1"); }},
+      {"secret_env",
+       [&](const Value& v) {
+         key.secret_env = checked(v, "the name of an environment variable", env_name_problem);
+       }},
+      {"secret_file", path(key.secret_file)},
+      {"pem_file", path(key.pem_file)},
+      {"jwks_file", path(key.jwks_file)},
+      {"jwks_url",
+       [&](const Value& v) { key.jwks_url = checked(v, "an https:// URL", jwks_url_problem); }},
+      {"refresh", [&](const Value& v) { assign(key.refresh, fetch_gap(v)); }},
+      {"unknown_kid_refetch",
+       [&](const Value& v) { assign(key.unknown_kid_refetch, fetch_gap(v)); }},
+      {"fetch_timeout", [&](const Value& v) { assign(key.fetch_timeout, duration(v, true)); }},
+      {"ca_file", path(key.ca_file)},
+  };
+  const auto seen = load_fields(item, fields);
+  if (!seen) return key;
+  const KeySite site{item, fields, *seen};
+  if (const auto source = key_source(site)) {
+    check_key_alg(site, key, *source);
+    check_key_options(site, key, *source);
+  }
+  return key;
+}
+
+std::optional<Duration> Loader::fetch_gap(const Value& v) {
+  const auto parsed = duration(v, false);
+  if (parsed && *parsed < std::chrono::seconds(1)) {
+    error(v,
+          "must be at least 1s, like 30s: fetching keys more often only loads the identity "
+          "provider");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+// The entry's one key source; nullopt (reported) when it has none or several.
+std::optional<std::string_view> Loader::key_source(const KeySite& site) {
+  std::vector<std::string_view> given;
+  for (std::string_view name : kKeySources) {
+    if (site.has(name)) given.push_back(name);
+  }
+  if (given.empty()) {
+    if (misspells(site.item.node, site.fields, kKeySources)) return std::nullopt;
+    error(site.item,
+          "missing: give one key source: secret_env, secret_file, pem_file, jwks_file or "
+          "jwks_url");
+    return std::nullopt;
+  }
+  std::sort(given.begin(), given.end(), [&](std::string_view a, std::string_view b) {
+    return key_position(site.item.node, a) < key_position(site.item.node, b);
+  });
+  for (size_t i = 1; i < given.size(); ++i) {
+    error(site.line(given[i]), site.path(given[i]),
+          std::string(given[0]) + " and " + std::string(given[i]) +
+              " exclude each other: give one key source per entry, and list another entry for "
+              "another key");
+  }
+  if (given.size() > 1) return std::nullopt;
+  return given.front();
+}
+
+// A key pins its algorithm, and the algorithm must fit the kind of key material.
+void Loader::check_key_alg(const KeySite& site, const AuthKey& key, std::string_view source) {
+  const bool secret = source == "secret_env" || source == "secret_file";
+  const std::string src(source);
+  if (!site.has("alg")) {
+    if (secret) {
+      error(site.item.line, site.path("alg"),
+            "missing: " + src +
+                " holds an HMAC secret: say which algorithm it verifies, like "
+                "alg: HS256 (HS256, HS384 or HS512)");
+    } else if (source == "pem_file") {
+      error(site.item.line, site.path("alg"),
+            "missing: say which algorithm the PEM key verifies, like alg: ES256 (RS*, PS*, ES* "
+            "or EdDSA): a key pins its algorithm");
+    }
+    return;
+  }
+  if (!key.alg) return;  // refused already
+  const std::string alg = in_quotes(*key.alg);
+  const bool hmac = is_hmac(*key.alg);
+  if (secret && !hmac) {
+    error(site.line("alg"), site.path("alg"),
+          src + " holds an HMAC secret, which verifies HS256, HS384 or HS512 only: for an " + alg +
+              " public key use pem_file, jwks_file or jwks_url");
+  } else if (source == "pem_file" && hmac) {
+    error(site.line("alg"), site.path("alg"),
+          "an HMAC secret is not a PEM: give " + alg +
+              " secrets with secret_env or secret_file; pem_file holds an RS*, PS*, ES* or "
+              "EdDSA public key");
+  } else if (source == "jwks_url" && hmac) {
+    error(site.line("alg"), site.path("alg"),
+          "a JWKS URL publishes public keys, and a secret fetched from a URL is no secret: give " +
+              alg + " secrets with secret_env or secret_file");
+  }
+}
+
+void Loader::check_key_options(const KeySite& site, const AuthKey& key, std::string_view source) {
+  const bool jwks = source == "jwks_file" || source == "jwks_url";
+  if (site.has("kid") && jwks) {
+    error(site.line("kid"), site.path("kid"),
+          "kid is only for secret_env, secret_file and pem_file entries: the keys of a JWK Set "
+          "carry their own kids; remove it");
+  }
+  for (std::string_view name : kJwksUrlOptions) {
+    if (!site.has(name) || source == "jwks_url") continue;
+    error(site.line(name), site.path(name),
+          std::string(name) + " applies only to jwks_url entries: remove it");
+  }
+  if (source == "jwks_url" && site.has("ca_file") && key.jwks_url && !is_https(*key.jwks_url)) {
+    error(site.line("ca_file"), site.path("ca_file"),
+          "ca_file applies only to https:// URLs: remove it, or fetch the keys over https");
+  }
+}
+
+// --- A route's auth -------------------------------------------------------------------------
+
+RouteAuth Loader::load_route_auth(const Value& v, unsigned line) {
+  RouteAuth auth;
+  auth.line = line;
+  bool mode_known = true;
+  if (v.node.IsScalar()) {  // the shorthand `auth: required`
+    const auto mode = auth_mode(v);
+    mode_known = mode.has_value();
+    assign(auth.mode, mode);
+  } else {
+    mode_known = load_route_auth_fields(v, auth);
+  }
+  if (mode_known && auth.mode != AuthMode::off) check_route_has_issuers(v.path, line);
+  return auth;
+}
+
+std::optional<AuthMode> Loader::auth_mode(const Value& v) {
+  const auto text = scalar(v, "required, optional or off");
+  if (!text) return std::nullopt;
+  const auto* found = std::find(std::begin(kAuthModeNames), std::end(kAuthModeNames), *text);
+  if (found != std::end(kAuthModeNames)) return kAuthModes[found - std::begin(kAuthModeNames)];
+  std::string hint = closest_match(*text, kAuthModeNames);
+  if (*text == "false" || *text == "no") hint = "off";
+  error(v, "unknown auth mode " + in_quotes(*text) +
+               (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") +
+               " (modes: required, optional, off)");
+  return std::nullopt;
+}
+
+// False when the mode is unknown (reported), so that checks that depend on it stay quiet.
+bool Loader::load_route_auth_fields(const Value& section, RouteAuth& auth) {
+  bool mode_known = true;
+  unsigned mode_line = section.line;
+  const Field fields[] = {
+      {"mode",
+       [&](const Value& v) {
+         mode_line = v.line;
+         const auto mode = auth_mode(v);
+         mode_known = mode.has_value();
+         assign(auth.mode, mode);
+       }},
+      {"issuers", [&](const Value& v) { load_route_issuers(v, auth.issuers); }},
+      {"require", [&](const Value& v) { load_require(v, auth); }},
+      {"forward_claims", [&](const Value& v) { load_forward_claims(v, auth.forward_claims); }},
+      {"token", [&](const Value& v) { load_token_source(v, auth.token); }},
+      {"forward_token", [&](const Value& v) { assign(auth.forward_token, boolean(v)); }},
+  };
+  const auto seen = load_fields(section, fields);
+  if (!seen) return false;
+  if (auth.mode == AuthMode::off) check_mode_off_alone(section, mode_line, fields, *seen);
+  return mode_known;
+}
+
+void Loader::check_mode_off_alone(const Value& section, unsigned mode_line,
+                                  std::span<const Field> fields, const SeenKeys& seen) {
+  std::vector<std::string_view> others;
+  for (const Field& field : fields) {
+    if (field.name != "mode" && seen.contains(field.name)) others.push_back(field.name);
+  }
+  if (others.empty()) return;
+  const bool one = others.size() == 1;
+  error(mode_line, child_path(section.path, "mode"),
+        "mode off turns auth off on this route, so " + join(others) + (one ? " has" : " have") +
+            " no effect: remove " + (one ? "it" : "them") +
+            ", or set mode to required or optional");
+}
+
+void Loader::check_route_has_issuers(const std::string& path, unsigned line) {
+  if (!issuers_valid_ || (config_.auth && !config_.auth->issuers.empty())) return;
+  const std::string why = config_.auth ? "auth.issuers is empty" : "there is no 'auth' section";
+  error(line, path,
+        why +
+            ": add the issuer of this route's tokens under auth.issuers (with its issuer and "
+            "keys), or set auth: off");
+}
+
+void Loader::load_route_issuers(const Value& v, std::vector<std::string>& names) {
+  if (is_empty_list(v.node)) {
+    error(v,
+          "an empty list accepts no issuer: leave issuers out to accept every issuer under "
+          "auth.issuers");
+    return;
+  }
+  // Without issuers, check_route_has_issuers says what to add; naming each would only echo it.
+  const bool look_up = issuers_valid_ && config_.auth && !config_.auth->issuers.empty();
+  names = strings(v, {"an issuer name like demo", "[demo]", [&](std::string_view name) {
+                        return look_up ? issuer_name_problem(name) : std::string();
+                      }});
+}
+
+std::string Loader::issuer_name_problem(std::string_view name) const {
+  if (config_.auth->find_issuer(name)) return "";
+  std::vector<std::string_view> defined;
+  for (const AuthIssuer& issuer : config_.auth->issuers) defined.push_back(issuer.name);
+  const std::string hint = closest_match(name, defined);
+  return "no issuer named " + in_quotes(name) + " under auth.issuers" +
+         (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") +
+         " (defined issuers: " + join(defined) + ")";
+}
+
+void Loader::load_require(const Value& section, RouteAuth& auth) {
+  const Field fields[] = {
+      {"scopes",
+       [&](const Value& v) {
+         if (is_empty_list(v.node)) {
+           error(v,
+                 "an empty list requires no scope: leave scopes out, or list the scopes "
+                 "this route needs");
+           return;
+         }
+         auth.scopes = strings(v, {"a scope like read", "[read, write]", scope_problem});
+       }},
+      {"claims", [&](const Value& v) { load_claim_conditions(v, auth.claims); }},
+  };
+  load_fields(section, fields);
+}
+
+void Loader::load_claim_conditions(const Value& section, std::vector<ClaimCondition>& claims) {
+  const auto all =
+      entries(section, "a mapping of claims to conditions, like tenant: {equals: acme}");
+  if (!all) return;
+  for (const Entry& entry : *all) {
+    const std::string problem = claim_problem(entry.name);
+    if (!problem.empty()) {
+      error(entry.key_line, entry.value.path, problem);
+      continue;
+    }
+    if (auto condition = claim_condition(entry)) claims.push_back(std::move(*condition));
+  }
+}
+
+std::optional<ClaimCondition> Loader::claim_condition(const Entry& entry) {
+  const Value& section = entry.value;
+  if (section.node.IsScalar()) {
+    error(section, "expected {equals: VALUE} or {contains: VALUE}: write " + entry.name +
+                       ": {equals: " + section.node.Scalar() + "}");
+    return std::nullopt;
+  }
+  ClaimCondition condition{entry.name};
+  std::optional<std::string> value;
+  constexpr std::string_view kExpected = "a single value to compare, like acme";
+  const Field fields[] = {
+      {"equals", [&](const Value& v) { value = scalar(v, kExpected); }},
+      {"contains",
+       [&](const Value& v) {
+         condition.op = ClaimCondition::Op::contains;
+         value = scalar(v, kExpected);
+       }},
+  };
+  const auto seen = load_fields(section, fields);
+  if (!seen) return std::nullopt;
+  if (seen->empty()) {
+    if (misspells(section.node, fields, kClaimOperators)) return std::nullopt;
+    error(entry.key_line, section.path,
+          "missing: give equals or contains, like " + entry.name + ": {equals: acme}");
+    return std::nullopt;
+  }
+  if (seen->size() > 1) {
+    error(key_line(section.node, "contains"), child_path(section.path, "contains"),
+          "equals and contains exclude each other: give one condition per claim");
+    return std::nullopt;
+  }
+  if (!value) return std::nullopt;
+  condition.value = std::move(*value);
+  return condition;
+}
+
+void Loader::load_forward_claims(const Value& section,
+                                 std::vector<std::pair<std::string, std::string>>& forward) {
+  const auto all = entries(section, "a mapping of claims to header names, like sub: X-User-Id");
+  if (!all) return;
+  std::map<std::string, std::pair<std::string, unsigned>> headers;  // lower-case → claim, line
+  for (const Entry& entry : *all) {
+    const std::string problem = claim_problem(entry.name);
+    if (!problem.empty()) {
+      error(entry.key_line, entry.value.path, problem);
+      continue;
+    }
+    const auto header =
+        checked(entry.value, "a header name like X-User-Id", forwarded_header_problem);
+    if (!header) continue;
+    const auto [first, inserted] =
+        headers.emplace(to_lower(*header), std::pair(entry.name, entry.value.line));
+    if (!inserted) {
+      error(entry.value, "header " + in_quotes(*header) + " is already set from claim " +
+                             in_quotes(first->second.first) + " at line " +
+                             std::to_string(first->second.second) +
+                             ": give each claim its own header");
+      continue;
+    }
+    forward.emplace_back(entry.name, *header);
+    forwarded_headers_.push_back({*header, entry.value.line, entry.value.path});
+  }
+}
+
+void Loader::load_token_source(const Value& section, TokenSource& token) {
+  std::optional<Value> header, cookie;
+  const Field fields[] = {
+      {"header", [&](const Value& v) { header = v; }},
+      {"cookie", [&](const Value& v) { cookie = v; }},
+  };
+  const auto seen = load_fields(section, fields);
+  if (!seen) return;
+  if (header && cookie) {
+    error(cookie->line >= header->line ? *cookie : *header,
+          "header and cookie exclude each other: read the token from one place");
+  } else if (header) {
+    load_token_header(*header, token);
+  } else if (cookie) {
+    load_token_cookie(*cookie, token);
+  } else if (!misspells(section.node, fields, kTokenSources)) {
+    error(section,
+          "missing: give {header: NAME} or {cookie: NAME}; leave token out to read "
+          "the Authorization: Bearer header");
+  }
+}
+
+void Loader::load_token_header(const Value& v, TokenSource& token) {
+  const auto name = non_empty(v, "a header name like X-Api-Token");
+  if (!name) return;
+  if (to_lower(*name) == "authorization") {  // the default: Authorization: Bearer
+    token = TokenSource{};
+    return;
+  }
+  const std::string problem = token_header_problem(*name);
+  if (!problem.empty()) {
+    error(v, problem);
+    return;
+  }
+  token = TokenSource{TokenSource::Kind::header, *name};
+  token_headers_.push_back({*name, v.line, v.path});
+}
+
+// RFC 6265 §4.1.1: a cookie-name is a token.
+void Loader::load_token_cookie(const Value& v, TokenSource& token) {
+  const auto name = non_empty(v, "a cookie name like session");
+  if (!name) return;
+  if (!is_token(*name)) {
+    error(v, in_quotes(*name) +
+                 " is not a cookie name: use letters, digits and !#$%&'*+-.^_`|~ (RFC 6265)");
+    return;
+  }
+  token = TokenSource{TokenSource::Kind::cookie, *name};
+}
+
 // --- Checks across sections -----------------------------------------------------------------
 
 void Loader::check_route_names() {
@@ -932,6 +1794,22 @@ void Loader::check_listeners() {
     error(admin_listen_line_, "admin.listen", message);
   } else {
     error(server_listen_line_, "server.listen", message);
+  }
+}
+
+// Forwarded-claim headers are stripped from every request on every route, so a token read
+// from one of them would never arrive.
+void Loader::check_token_headers() {
+  for (const TextSite& token : token_headers_) {
+    const auto forwarded =
+        std::find_if(forwarded_headers_.begin(), forwarded_headers_.end(),
+                     [&](const TextSite& f) { return to_lower(f.name) == to_lower(token.name); });
+    if (forwarded == forwarded_headers_.end()) continue;
+    error(token.line, token.path,
+          "bulwark strips " + in_quotes(token.name) + " from every request, because " +
+              forwarded->path + " (line " + std::to_string(forwarded->line) +
+              ") forwards a claim in it, so no token would arrive: read the token from another "
+              "header");
   }
 }
 
