@@ -12,6 +12,7 @@
 #include "config/loader.hpp"
 #include "gateway/runtime.hpp"
 #include "server/admin_server.hpp"
+#include "server/jwks_fetcher.hpp"
 #include "server/worker.hpp"
 
 namespace bulwark::server {
@@ -77,6 +78,7 @@ struct GatewayServer::Impl {
   Clock::time_point drain_deadline;
 
   gateway::AuthEnvironment auth_environment;
+  JwksFetcher jwks_fetcher;
   mutable std::mutex key_sets_mutex;
   std::vector<std::shared_ptr<auth::RemoteKeySet>> key_sets;  // of the current config
 
@@ -103,8 +105,11 @@ struct GatewayServer::Impl {
   }
 
   void watch_key_sets(const gateway::Runtime& runtime) {
-    std::lock_guard lock(key_sets_mutex);
-    key_sets = runtime.auth.remote_key_sets;
+    {
+      std::lock_guard lock(key_sets_mutex);
+      key_sets = runtime.auth.remote_key_sets;
+    }
+    jwks_fetcher.watch(runtime.auth.remote_key_sets);
   }
 
   // Everything a worker needs for one config; throws on resolution or log-open failure.
@@ -159,6 +164,7 @@ struct GatewayServer::Impl {
       return 1;
     }
     for (auto& worker : workers) worker->start();
+    jwks_fetcher.start();
     if (initial.admin.listen) admin.start();
     serving = true;
     spdlog::info("bulwark serving on {} with {} workers{}", initial.server.listen.to_string(),
@@ -169,6 +175,7 @@ struct GatewayServer::Impl {
     wait_for_reload(reload_signal);
     control.run();
 
+    jwks_fetcher.stop();
     for (auto& worker : workers) worker->stop();
     for (auto& worker : workers) worker->join();
     admin.stop();
