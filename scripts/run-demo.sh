@@ -12,6 +12,22 @@ for port in 8080 8081 9901; do
   fi
 done
 
+# Demo keys, made once: an HS256 secret and an ES256 key pair for the issuer "demo".
+bulwark="$build_dir/bulwark"
+if [ ! -f examples/keys/hs256/secret ]; then
+  "$bulwark" keys generate --alg HS256 --out examples/keys/hs256 >/dev/null
+fi
+if [ ! -f examples/keys/es256/private.pem ]; then
+  "$bulwark" keys generate --alg ES256 --kid demo-es256 --out examples/keys/es256 >/dev/null
+fi
+"$bulwark" check examples/quickstart.yaml >/dev/null
+token=$("$bulwark" token --config examples/quickstart.yaml --issuer demo --sub alice \
+  --scope read --ttl 10m)
+es_token=$("$bulwark" token --config examples/quickstart.yaml --issuer demo --sub bob \
+  --scope "read write" --ttl 10m --key examples/keys/es256/private.pem)
+no_scope_token=$("$bulwark" token --config examples/quickstart.yaml --issuer demo --sub carol \
+  --ttl 10m)
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -29,15 +45,27 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-cat <<'MSG'
+cat <<MSG
 
 bulwark is up on http://127.0.0.1:8080 (admin on http://127.0.0.1:9901), in front of
-the example origin on http://127.0.0.1:8081. Try:
+the example origin on http://127.0.0.1:8081. Tokens for the issuer "demo" (10 minutes;
+mint more with: $bulwark token --config examples/quickstart.yaml --issuer demo --sub NAME --scope read):
 
-  curl -i http://127.0.0.1:8080/api/public/hello
-  curl -i http://127.0.0.1:8080/api/data/hello
-  curl -i -X PUT --data-binary 'bulwark' http://127.0.0.1:8080/api/data/greeting
-  curl -i http://127.0.0.1:8080/api/secure -H 'X-User-Id: spoofed'   # not yet authenticated
+  export TOKEN=$token
+  export ES_TOKEN=$es_token
+  export NO_SCOPE=$no_scope_token
+
+Try:
+
+  curl -i http://127.0.0.1:8080/api/public/hello                   # open route
+  curl -i http://127.0.0.1:8080/api/secure                         # 401: no token
+  curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$TOKEN"
+  curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$ES_TOKEN"
+  curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$NO_SCOPE"   # 403
+  curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$TOKEN" -H 'X-User-Id: spoofed'
+  curl -i http://127.0.0.1:8080/api/data/hello -H "Authorization: Bearer \$TOKEN"
+  curl -i -X PUT --data-binary 'bulwark' http://127.0.0.1:8080/api/data/greeting -H "Authorization: Bearer \$TOKEN"
+  $bulwark token verify "\$TOKEN" --config examples/quickstart.yaml
   curl -i 'http://127.0.0.1:8080/api/../admin'                      # normalized, then 404
   curl -s http://127.0.0.1:8080/stats                               # origin's database queries
   curl -s http://127.0.0.1:9901/metrics | head -20

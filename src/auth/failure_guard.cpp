@@ -67,9 +67,10 @@ struct FailureGuard::Shard {
 FailureGuard::FailureGuard(Options options) : options_(options) {
   options_.limit = std::max<uint64_t>(options_.limit, 1);
   options_.per = std::max(options_.per, std::chrono::milliseconds(1));
-  for (std::size_t i = 0; i < kShards; ++i) {
+  const std::size_t shards = std::clamp<std::size_t>(options_.max_clients, 1, kShards);
+  for (std::size_t i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();
-    shard->capacity = std::max<std::size_t>(options_.max_clients / kShards, 1);
+    shard->capacity = std::max<std::size_t>(options_.max_clients / shards, 1);
     shards_.push_back(std::move(shard));
   }
 }

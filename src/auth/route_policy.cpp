@@ -1,6 +1,10 @@
 #include "auth/route_policy.hpp"
 
+#include <fmt/format.h>
 #include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <charconv>
 
 namespace bulwark::auth {
 namespace json = boost::json;
@@ -25,10 +29,22 @@ bool has_word(std::string_view text, std::string_view word) {
   return found;
 }
 
+// A number as people write it: 42, -7, 1.5 (shortest round trip), never 1.5E0.
+std::string number_text(const json::value& v) {
+  if (v.is_double()) return fmt::format("{}", v.get_double());
+  return json::serialize(v);
+}
+
 bool scalar_equals(const json::value& v, std::string_view value) {
   if (v.is_string()) return v.get_string() == value;
-  if (v.is_bool() || v.is_number()) return json::serialize(v) == value;
-  return false;
+  if (v.is_bool()) return json::serialize(v) == value;
+  if (!v.is_number()) return false;
+  if (number_text(v) == value) return true;
+  // 42.0 in the token and "42" in the config are the same number.
+  double configured = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), configured);
+  return ec == std::errc() && end == value.data() + value.size() &&
+         v.to_number<double>() == configured;
 }
 
 bool is_safe_field_value(std::string_view text) {
@@ -133,6 +149,8 @@ std::optional<std::string> forwarded_claim_value(const json::value& value) {
       if (!text.empty()) text += ", ";
       text += item.get_string();
     }
+  } else if (value.is_number()) {
+    text = number_text(value);
   } else {
     text = json::serialize(value);
   }

@@ -41,8 +41,9 @@ void for_each_cookie(std::string_view header, F&& on_pair) {
     std::string_view raw = trim(header.substr(i, end - i));
     std::size_t eq = raw.find('=');
     if (!raw.empty()) {
-      std::string_view name = eq == std::string_view::npos ? raw : trim(raw.substr(0, eq));
-      std::string_view value = eq == std::string_view::npos ? "" : trim(raw.substr(eq + 1));
+      // RFC 6265bis §5.6: an entry without '=' is a cookie with an empty name.
+      std::string_view name = eq == std::string_view::npos ? "" : trim(raw.substr(0, eq));
+      std::string_view value = eq == std::string_view::npos ? raw : trim(raw.substr(eq + 1));
       on_pair(name, value, raw);
     }
     i = end + 1;
@@ -73,6 +74,14 @@ std::optional<std::string_view> cookie_value(std::string_view cookie_header,
     found = v;
   });
   return found;
+}
+
+std::size_t cookie_count(std::string_view cookie_header, std::string_view name) {
+  std::size_t count = 0;
+  for_each_cookie(cookie_header, [&](std::string_view n, std::string_view, std::string_view) {
+    if (n == name) ++count;
+  });
+  return count;
 }
 
 std::string cookie_header_without(std::string_view cookie_header, std::string_view name) {

@@ -2,6 +2,7 @@
 // Reading the token out of a request's field values: Authorization: Bearer (RFC 6750 §2.1),
 // a named cookie (RFC 6265 §4.2), or a whole custom header value. Pure string functions.
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,9 @@ BearerParse parse_bearer(std::string_view authorization, std::string_view& token
 // The value of the first cookie named `name` in a Cookie field value ("a=1; b=2"), or
 // nullopt. A quoted value has its quotes removed.
 std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
+
+// How many cookies named `name` the Cookie field value holds.
+std::size_t cookie_count(std::string_view cookie_header, std::string_view name);
 
 // `cookie_header` without the cookies named `name`; empty when none is left.
 std::string cookie_header_without(std::string_view cookie_header, std::string_view name);

@@ -102,6 +102,13 @@ class IssuerBuilder {
 
   void add_key(const config::AuthKey& key, std::size_t index, auth::Issuer& issuer) {
     const auto algorithm = alg(key);
+    if (key.alg && !algorithm) {
+      error(key, index, "alg",
+            "unknown algorithm '" + *key.alg +
+                "': use one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 "
+                "ES384 ES512 EdDSA");
+      return;
+    }
     if (!algorithm && !key.jwks_file && !key.jwks_url) {
       error(key, index, "alg", "a secret or PEM key needs its algorithm: add alg, like alg: HS256");
       return;

@@ -111,7 +111,10 @@ FoundToken find_in_cookie(std::span<const http::HeaderField> fields, std::string
     if (!http::iequals(field.name, "cookie")) continue;
     auto value = auth::cookie_value(field.value, name);
     if (!value) continue;
-    if (found.lookup != Lookup::absent) return {Lookup::ambiguous, {}, {}};
+    // Two token cookies (cookie tossing from a sibling domain): which one is meant is unknown.
+    if (found.lookup != Lookup::absent || auth::cookie_count(field.value, name) > 1) {
+      return {Lookup::ambiguous, {}, {}};
+    }
     found = {value->empty() ? Lookup::absent : Lookup::found, *value, field.value};
   }
   return found;
@@ -218,7 +221,9 @@ void fail_token(const AuthServices& services, const AuthRequest& request, AuthDe
   refuse(d, 401, "invalid_token", description, slot(reason));
   d.challenge = challenge("invalid_token", description);
   log_failure(request, "auth_failure", auth::reason_name(reason), facts);
-  record_guard_failure(services, request, d);
+  // A kid bulwark does not know yet is mostly a key rotation racing the JWKS refresh: honest
+  // clients must not be locked out for it, and it costs no signature check to refuse.
+  if (reason != auth::AuthFailure::unknown_key) record_guard_failure(services, request, d);
 }
 
 }  // namespace

@@ -1,0 +1,183 @@
+"""Keys from a JWKS URL: a local HTTP server (in this process, on a free loopback port) plays the
+identity provider. /readyz says why bulwark is not ready until a first key set arrives; tokens
+verify once it has; when the provider rotates its key, tokens with the new kid verify without a
+restart (an unknown kid triggers an early refetch) and tokens of the retired key stop verifying;
+a failing provider leaves the last good set in use."""
+
+import http.server
+import json
+import os
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import LOOPBACK, GatewayTestCase, free_port, gateway_config, http_request, metric
+from tokens import generate_keys, signed_token
+
+ISS = "https://idp.test"
+
+
+class FakeIdentityProvider:
+    """Serves `document` at /jwks.json with `status`; counts the requests."""
+
+    def __init__(self):
+        self.document = b""
+        self.status = 503
+        self.cache_control = None
+        self.requests = 0
+        self.lock = threading.Lock()
+        provider = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with provider.lock:
+                    provider.requests += 1
+                    status, body, cc = provider.status, provider.document, provider.cache_control
+                if self.path != "/jwks.json":
+                    status, body = 404, b"{}"
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if cc:
+                    self.send_header("Cache-Control", cc)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.port = free_port()
+        self.server = http.server.ThreadingHTTPServer((LOOPBACK, self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://%s:%d/jwks.json" % (LOOPBACK, self.port)
+
+    def publish(self, *jwks_files, status=200, cache_control=None):
+        keys = []
+        for path in jwks_files:
+            with open(path) as f:
+                keys += json.load(f)["keys"]
+        with self.lock:
+            self.document = json.dumps({"keys": keys}).encode()
+            self.status = status
+            self.cache_control = cache_control
+
+    def fail(self, status=500):
+        with self.lock:
+            self.status = status
+
+    def count(self):
+        with self.lock:
+            return self.requests
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+class JwksRotationTest(GatewayTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory(prefix="bulwark-jwks-")
+        cls.addClassCleanup(cls._tmp.cleanup)
+        cls.key_a = generate_keys("ES256", os.path.join(cls._tmp.name, "a"), kid="key-a")
+        cls.key_b = generate_keys("ES256", os.path.join(cls._tmp.name, "b"), kid="key-b")
+        cls.idp = FakeIdentityProvider()
+        cls.addClassCleanup(cls.idp.stop)
+        cls.origin_server = cls.start_origin()
+
+    def token(self, key_dir, kid, sub="alice"):
+        return signed_token(os.path.join(key_dir, "private.pem"), "ES256", ISS, sub=sub, kid=kid)
+
+    def start(self, refresh="1m", refetch="1s"):
+        config = gateway_config(
+            {"origin": [self.origin_server.address]},
+            [{"name": "api", "match": {"path_prefix": "/api/"}, "upstream": "origin",
+              "auth": {"forward_claims": {"sub": "X-User-Id"}}}])
+        config["auth"] = {"issuers": {"idp": {
+            "issuer": ISS, "audiences": ["api"],
+            "keys": [{"jwks_url": self.idp.url, "refresh": refresh,
+                      "unknown_kid_refetch": refetch, "fetch_timeout": "2s"}]}}}
+        return self.gateway(config)
+
+    def call(self, gw, token):
+        return gw.request("GET", "/api/echo/x", headers={"Authorization": "Bearer " + token})[0]
+
+    def readyz(self, gw):
+        status, _, body = gw.admin("/readyz")
+        return status, json.loads(body)
+
+    def test_not_ready_until_the_first_key_set_then_rotation_without_restart(self):
+        self.idp.fail(503)
+        gw = self.start()
+        # The provider answers 503: bulwark serves but says why it is not ready.
+        def failed_fetch_reported():
+            status, body = self.readyz(gw)
+            return status == 503 and any(
+                self.idp.url in r and "503" in r for r in body.get("reasons", []))
+        self.assertTrue(wait_until(failed_fetch_reported, timeout=5), self.readyz(gw))
+        token_a = self.token(self.key_a, "key-a")
+        self.assertEqual(self.call(gw, token_a), 401)
+
+        # The provider recovers: ready, and tokens verify.
+        self.idp.publish(os.path.join(self.key_a, "jwks.json"))
+        self.assertTrue(wait_until(lambda: self.readyz(gw)[0] == 200, timeout=10),
+                        self.readyz(gw))
+        self.assertEqual(self.call(gw, token_a), 200)
+
+        # Rotation: the provider now publishes key B only.
+        self.idp.publish(os.path.join(self.key_b, "jwks.json"))
+        token_b = self.token(self.key_b, "key-b", sub="bob")
+        # The unknown kid makes bulwark refetch early (not waiting for the 1m refresh).
+        # Unknown kids do not count as failed attempts (the guard is on by default).
+        self.assertTrue(wait_until(lambda: self.call(gw, token_b) == 200, timeout=10))
+        # Key A is gone from the set: its tokens, even one verified (and cached) before, fail.
+        self.assertEqual(self.call(gw, token_a), 401)
+        status, _, body = gw.request("GET", "/api/echo/x",
+                                     headers={"Authorization": "Bearer " + token_b})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["headers"]["x-user-id"], "bob")
+
+    def test_failed_refresh_keeps_the_last_good_set(self):
+        self.idp.publish(os.path.join(self.key_a, "jwks.json"))
+        gw = self.start(refresh="1s")
+        self.assertTrue(wait_until(lambda: self.readyz(gw)[0] == 200, timeout=10))
+        token_a = self.token(self.key_a, "key-a")
+        self.assertEqual(self.call(gw, token_a), 200)
+        before = self.idp.count()
+        self.idp.fail(500)
+        # Refreshes keep failing (each one seen by the provider) ...
+        self.assertTrue(wait_until(lambda: self.idp.count() >= before + 2, timeout=10))
+        # ... and the keys fetched before still verify; readiness holds.
+        self.assertEqual(self.call(gw, self.token(self.key_a, "key-a", sub="carol")), 200)
+        self.assertEqual(self.readyz(gw)[0], 200)
+
+    def test_unknown_kid_refetches_are_rate_limited(self):
+        self.idp.publish(os.path.join(self.key_a, "jwks.json"))
+        gw = self.start(refresh="10m", refetch="30s")
+        self.assertTrue(wait_until(lambda: self.readyz(gw)[0] == 200, timeout=10))
+        token_b = self.token(self.key_b, "key-b")
+        before = self.idp.count()
+        for _ in range(20):
+            self.assertEqual(self.call(gw, token_b), 401)
+        time.sleep(0.5)
+        # One early refetch at most for the burst of unknown kids.
+        self.assertLessEqual(self.idp.count() - before, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
