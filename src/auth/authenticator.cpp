@@ -142,8 +142,8 @@ Result<Authenticated> Authenticator::authenticate(std::string_view token, Issuer
   const uint64_t generation = generation_.current();
   if (auto hit = cache_.lookup(token, now, generation)) {
     auto index = issuer_index(hit->issuer);
-    if (facts && index) facts->iss = fact(*issuers_[*index].policy.issuer);
     if (index && allows(allowed, *index)) return Authenticated{std::move(hit), *index, true};
+    if (facts && index) facts->iss = fact(*issuers_[*index].policy.issuer);
     return auth_error(AuthFailure::issuer_mismatch, "iss names no issuer this route accepts");
   }
   auto verified = verify(token, allowed, facts);

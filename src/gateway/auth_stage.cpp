@@ -316,6 +316,10 @@ void run_auth_stage(const RouteAuthPolicy& policy, const AuthServices& services,
   d.cache_hit = result->cached;
   const auto& claims = result->claims->claims;
   if (auto denial = auth::authorize(claims, policy.requirements)) {
+    // A token served by the cache was not read again: name its issuer from the config.
+    if (!facts.iss) {
+      facts.iss = services.authenticator->issuers()[result->issuer].policy.issuer;
+    }
     refuse(d, 403, "insufficient_scope", denial->description,
            slot(AuthFailureKind::insufficient_scope));
     d.challenge = challenge("insufficient_scope", denial->description, denial->missing_scope);
