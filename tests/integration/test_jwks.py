@@ -7,6 +7,8 @@ a failing provider leaves the last good set in use."""
 import http.server
 import json
 import os
+import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -21,7 +23,7 @@ ISS = "https://idp.test"
 class FakeIdentityProvider:
     """Serves `document` at /jwks.json with `status`; counts the requests."""
 
-    def __init__(self):
+    def __init__(self, tls_cert=None, tls_key=None):
         self.document = b""
         self.status = 503
         self.cache_control = None
@@ -49,12 +51,18 @@ class FakeIdentityProvider:
 
         self.port = free_port()
         self.server = http.server.ThreadingHTTPServer((LOOPBACK, self.port), Handler)
+        self.scheme = "http"
+        if tls_cert:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls_cert, tls_key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self):
-        return "http://%s:%d/jwks.json" % (LOOPBACK, self.port)
+        return "%s://%s:%d/jwks.json" % (self.scheme, LOOPBACK, self.port)
 
     def publish(self, *jwks_files, status=200, cache_control=None):
         keys = []
@@ -177,6 +185,69 @@ class JwksRotationTest(GatewayTestCase):
         time.sleep(0.5)
         # One early refetch at most for the burst of unknown kids.
         self.assertLessEqual(self.idp.count() - before, 1)
+
+
+def make_tls_files(folder):
+    """A CA and a server certificate for 127.0.0.1 it signed (openssl CLI), and a second,
+    self-signed CA that signed nothing here."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    p = lambda name: os.path.join(folder, name)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2", "-subj", "/CN=test CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", p("server.key"), "-out", p("server.csr"), "-subj", "/CN=127.0.0.1")
+    with open(p("ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+            "-CAcreateserial", "-out", p("server.pem"), "-days", "2", "-extfile", p("ext.cnf"))
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", p("other.key"), "-out", p("other-ca.pem"), "-days", "2",
+            "-subj", "/CN=other CA")
+    return p("ca.pem"), p("other-ca.pem"), p("server.pem"), p("server.key")
+
+
+class JwksOverHttpsTest(GatewayTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory(prefix="bulwark-jwks-tls-")
+        cls.addClassCleanup(cls._tmp.cleanup)
+        cls.ca, cls.other_ca, cert, key = make_tls_files(cls._tmp.name)
+        cls.key_a = generate_keys("ES256", os.path.join(cls._tmp.name, "a"), kid="key-a")
+        cls.idp = FakeIdentityProvider(tls_cert=cert, tls_key=key)
+        cls.addClassCleanup(cls.idp.stop)
+        cls.idp.publish(os.path.join(cls.key_a, "jwks.json"))
+        cls.origin_server = cls.start_origin()
+
+    def start(self, ca_file):
+        config = gateway_config(
+            {"origin": [self.origin_server.address]},
+            [{"name": "api", "match": {"path_prefix": "/api/"}, "upstream": "origin",
+              "auth": "required"}])
+        config["auth"] = {"issuers": {"idp": {
+            "issuer": ISS, "keys": [{"jwks_url": self.idp.url, "ca_file": ca_file}]}}}
+        return self.gateway(config)
+
+    def test_https_with_the_providers_ca_verifies_tokens(self):
+        gw = self.start(self.ca)
+        self.assertTrue(wait_until(lambda: gw.admin("/readyz")[0] == 200, timeout=10),
+                        gw.admin("/readyz"))
+        token = signed_token(os.path.join(self.key_a, "private.pem"), "ES256", ISS, kid="key-a")
+        status, _, body = gw.request("GET", "/api/echo/x",
+                                     headers={"Authorization": "Bearer " + token})
+        self.assertEqual(status, 200, body)
+
+    def test_https_with_another_ca_is_refused_and_not_ready(self):
+        gw = self.start(self.other_ca)
+        def tls_failure_reported():
+            status, _, body = gw.admin("/readyz")
+            reasons = json.loads(body).get("reasons", [])
+            return status == 503 and any("certificate verify failed" in r for r in reasons)
+        self.assertTrue(wait_until(tls_failure_reported, timeout=10), gw.admin("/readyz"))
+        token = signed_token(os.path.join(self.key_a, "private.pem"), "ES256", ISS, kid="key-a")
+        status, _, _ = gw.request("GET", "/api/echo/x",
+                                  headers={"Authorization": "Bearer " + token})
+        self.assertEqual(status, 401)
 
 
 if __name__ == "__main__":
