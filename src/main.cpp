@@ -34,6 +34,7 @@ int check(const std::string& path) {
     print_errors(auth.errors);
     return 1;
   }
+  for (const auto& warning : auth.warnings) std::cerr << "warning: " << warning.to_string() << "\n";
   std::cout << "OK: " << path << " (" << result.config->routes.size() << " route(s), "
             << result.config->upstreams.size() << " upstream(s))\n";
   return 0;

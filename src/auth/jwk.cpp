@@ -337,4 +337,18 @@ std::optional<boost::json::object> public_jwk(const VerificationKey& key) {
   return jwk;
 }
 
+std::size_t drop_symmetric_keys(JwkSet& set) {
+  std::vector<VerificationKey> kept;
+  for (auto& key : set.keys) {
+    if (!key.is_hmac()) {
+      kept.push_back(std::move(key));
+      continue;
+    }
+    set.skipped.push_back(
+        SkippedJwk{0, key.kid(), "a symmetric (oct) key published at a URL is no secret"});
+  }
+  set.keys = std::move(kept);
+  return set.keys.size();
+}
+
 }  // namespace bulwark::auth

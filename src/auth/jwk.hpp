@@ -54,6 +54,11 @@ struct JwkSet {
 Result<JwkSet> key_set_from_jwks_json(std::string_view json,
                                       std::optional<Algorithm> alg = std::nullopt);
 
+// Moves the HMAC (kty "oct") keys of `set` to its skipped list. For key sets fetched from a
+// URL: a secret published at an address anyone can read is no secret, and accepting it would
+// let any reader mint tokens. Returns the number of keys left.
+std::size_t drop_symmetric_keys(JwkSet& set);
+
 // The public JWK of an RSA, EC or Ed25519 key, with "alg", "use": "sig" and "kid" when set;
 // nullopt for HMAC keys (a secret is never exported by accident). For `bulwark keys` and
 // round-trip tests.

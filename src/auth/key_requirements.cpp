@@ -86,6 +86,11 @@ Result<void> check_key_fits(const EVP_PKEY* key, Algorithm alg) {
                           "RSA key has " + std::to_string(bits) +
                               " bits; at least 2048 are required (RFC 7518 §3.3)");
       }
+      if (bits > kMaxRsaModulusBits) {
+        return auth_error(AuthFailure::invalid_key,
+                          "RSA key has " + std::to_string(bits) + " bits; at most " +
+                              std::to_string(kMaxRsaModulusBits) + " are accepted");
+      }
       // e = 1 would make every value its own signature; an even e is not an RSA key.
       BIGNUM* exponent = nullptr;
       if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &exponent) != 1) {
@@ -96,6 +101,10 @@ Result<void> check_key_fits(const EVP_PKEY* key, Algorithm alg) {
       if (!BN_is_odd(exponent) || BN_is_one(exponent)) {
         return auth_error(AuthFailure::invalid_key,
                           "RSA public exponent must be odd and at least 3");
+      }
+      if (BN_num_bits(exponent) > kMaxRsaExponentBits) {
+        return auth_error(AuthFailure::invalid_key,
+                          "RSA public exponent is longer than 32 bits (65537 is the usual one)");
       }
       return {};
     }

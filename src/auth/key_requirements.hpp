@@ -15,6 +15,10 @@ namespace bulwark::auth {
 
 // RSA moduli under 2048 bits are refused (RFC 7518 §3.3 and §3.5: "2048 bits or larger").
 inline constexpr int kMinRsaModulusBits = 2048;
+// Verification cost grows with the modulus and the exponent: a key set fetched from a URL
+// must not make each request cost milliseconds.
+inline constexpr int kMaxRsaModulusBits = 8192;
+inline constexpr int kMaxRsaExponentBits = 32;
 
 // An HMAC secret must hold at least as many bytes as the hash output (RFC 7518 §3.2: "a key
 // of the same size as the hash output ... or larger MUST be used"): 32 for HS256, 48 for

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <optional>
 
 namespace bulwark::auth {
 namespace json = boost::json;
@@ -35,16 +38,37 @@ std::string number_text(const json::value& v) {
   return json::serialize(v);
 }
 
+template <class T>
+std::optional<T> parse_whole(std::string_view text) {
+  T out{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return out;
+}
+
+// Doubles hold every integer up to 2^53 exactly; past it, neighbouring integers (snowflake
+// ids, tenant numbers) share one double, so no comparison may go through one there.
+constexpr double kExactDoubleLimit = 9007199254740992.0;
+
+// Numbers compare by value, exactly: 42 equals "42" and "42.0", 1.5 equals "1.5", and two
+// different integers are never equal, however large.
+bool number_equals(const json::value& v, std::string_view value) {
+  if (v.is_int64()) {
+    if (auto configured = parse_whole<int64_t>(value)) return *configured == v.get_int64();
+  } else if (v.is_uint64()) {
+    if (auto configured = parse_whole<uint64_t>(value)) return *configured == v.get_uint64();
+  }
+  auto configured = parse_whole<double>(value);
+  if (!configured || std::abs(*configured) > kExactDoubleLimit) return false;
+  if (v.is_double()) return v.get_double() == *configured;
+  double claim = v.to_number<double>();
+  return std::abs(claim) <= kExactDoubleLimit && claim == *configured;
+}
+
 bool scalar_equals(const json::value& v, std::string_view value) {
   if (v.is_string()) return v.get_string() == value;
   if (v.is_bool()) return json::serialize(v) == value;
-  if (!v.is_number()) return false;
-  if (number_text(v) == value) return true;
-  // 42.0 in the token and "42" in the config are the same number.
-  double configured = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), configured);
-  return ec == std::errc() && end == value.data() + value.size() &&
-         v.to_number<double>() == configured;
+  return v.is_number() && number_equals(v, value);
 }
 
 bool is_safe_field_value(std::string_view text) {

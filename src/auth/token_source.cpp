@@ -63,10 +63,13 @@ void for_each_cookie(std::string_view header, F&& on_pair) {
 
 BearerParse parse_bearer(std::string_view authorization, std::string_view& token) {
   std::string_view value = trim(authorization);
-  std::size_t space = value.find(' ');
+  // The scheme ends at any whitespace: "Bearer<TAB>token" is not a token68 (RFC 9110 §11.4
+  // wants SP) but it is a bearer attempt, refused as malformed rather than passed on as some
+  // other scheme that an upstream splitting on any whitespace would read as a token.
+  std::size_t space = value.find_first_of(" \t");
   std::string_view scheme = value.substr(0, space);
   if (!iequals_ascii(scheme, "bearer")) return BearerParse::other_scheme;
-  if (space == std::string_view::npos) return BearerParse::malformed;
+  if (space == std::string_view::npos || value[space] != ' ') return BearerParse::malformed;
   std::string_view rest = value.substr(space);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   if (!is_b64token(rest)) return BearerParse::malformed;

@@ -43,6 +43,16 @@ std::string without_final_newline(std::string text) {
   return text;
 }
 
+bool is_plain_http_to_another_host(std::string_view url) {
+  constexpr std::string_view kHttp = "http://";
+  if (url.substr(0, kHttp.size()) != kHttp) return false;
+  std::string_view rest = url.substr(kHttp.size());
+  for (std::string_view loopback : {"127.", "localhost:", "localhost/", "[::1]"}) {
+    if (rest.substr(0, loopback.size()) == loopback) return false;
+  }
+  return rest != "localhost";
+}
+
 std::string remote_key_set_id(const config::AuthKey& key, const std::string& ca_path) {
   return *key.jwks_url + '\n' + key.alg.value_or("") + '\n' + std::to_string(key.refresh.count()) +
          '\n' + std::to_string(key.unknown_kid_refetch.count()) + '\n' +
@@ -56,6 +66,13 @@ class IssuerBuilder {
 
   auth::Issuer build(const config::AuthIssuer& from) {
     path_ = "auth.issuers." + from.name + ".keys";
+    if (from.audiences.empty()) {
+      setup_.warnings.push_back(
+          {config_.source_path, from.line, "auth.issuers." + from.name + ".audiences",
+           "not set: tokens are accepted whatever their aud, including ID tokens and tokens "
+           "issued for other clients of " +
+               from.issuer + " (RFC 8725 §3.9); list this API's audience"});
+    }
     auth::Issuer issuer;
     issuer.name = from.name;
     issuer.policy.issuer = from.issuer;
@@ -145,6 +162,12 @@ class IssuerBuilder {
       }
       for (auto& k : set->keys) issuer.keys.push_back(std::move(k));
     } else if (key.jwks_url) {
+      if (is_plain_http_to_another_host(*key.jwks_url)) {
+        setup_.warnings.push_back(
+            {config_.source_path, key.line, path_ + "[" + std::to_string(index) + "].jwks_url",
+             "plain http to another host: anyone on the path can serve their own keys; use "
+             "https://"});
+      }
       issuer.remote_keys.push_back(remote_set(key, algorithm));
     }
   }

@@ -37,6 +37,9 @@ struct AuthSetup {
   std::shared_ptr<auth::FailureGuard> guard;           // null when failed_attempts is off
   std::vector<std::shared_ptr<auth::RemoteKeySet>> remote_key_sets;  // to fetch
   std::vector<config::ConfigError> errors;
+  // Legal but risky choices, said at load (`bulwark check`, serve, reload): an issuer without
+  // audiences (RFC 8725 §3.9), keys fetched over plain http from another host.
+  std::vector<config::ConfigError> warnings;
 };
 
 AuthSetup build_auth(const config::Config& config, AuthEnvironment& environment);

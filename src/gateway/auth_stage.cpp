@@ -253,6 +253,7 @@ void AuthDecision::clear() {
   guard_tripped = false;
   cache_hit = false;
   verified = false;
+  token_verified = false;
   outcome = {};
   forward.clear();
   drop_token_field = false;
@@ -270,9 +271,7 @@ void run_auth_stage(const RouteAuthPolicy& policy, const AuthServices& services,
                     const AuthRequest& request, std::chrono::system_clock::time_point now,
                     AuthDecision& d) {
   d.clear();
-  // A CORS preflight never carries credentials (Fetch standard): refusing it would break
-  // every browser client of the route.
-  if (policy.mode == AuthMode::off || request.cors_preflight) {
+  if (policy.mode == AuthMode::off) {
     d.outcome = "off";
     return;
   }
@@ -327,6 +326,7 @@ void run_auth_stage(const RouteAuthPolicy& policy, const AuthServices& services,
     return;
   }
   d.outcome = d.cache_hit ? "ok_cached" : "ok";
+  d.token_verified = true;
   add_forwarded_claims(policy, claims, d);
   if (!policy.forward_token) {
     d.drop_token_field = true;

@@ -61,8 +61,9 @@ struct AuthDecision {
   bool blocked = false;                     // refused by the brute-force guard
   bool guard_tripped = false;               // this failure started a cooldown
   bool cache_hit = false;
-  bool verified = false;     // a token was checked (cache_hit says how)
-  std::string_view outcome;  // access log "auth": ok, anonymous, blocked, or the reason
+  bool verified = false;        // a token was checked (cache_hit says how)
+  bool token_verified = false;  // ... and it passed
+  std::string_view outcome;     // access log "auth": ok, anonymous, blocked, or the reason
   // When pass: headers for the upstream, and whether to drop the token's own field.
   std::vector<std::pair<std::string, std::string>> forward;  // header name, value
   bool drop_token_field = false;
@@ -82,7 +83,6 @@ struct AuthRequest {
   std::string_view client_ip;
   std::string_view route;
   std::string_view request_id;
-  bool cors_preflight = false;  // OPTIONS with Origin and Access-Control-Request-Method
 };
 
 void run_auth_stage(const RouteAuthPolicy& policy, const AuthServices& services,

@@ -1,5 +1,6 @@
 #include "gateway/client_address.hpp"
 
+#include <optional>
 #include <vector>
 
 #include "config/units.hpp"
@@ -25,6 +26,28 @@ std::vector<std::string_view> forwarded_for_entries(std::span<const http::Header
   return entries;
 }
 
+bool is_port(std::string_view text) {
+  return !text.empty() && text.size() <= 5 &&
+         text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// The address part of "a.b.c.d", "a.b.c.d:port", "v6", "[v6]" or "[v6]:port"; empty when
+// the entry is none of these.
+std::string_view address_part(std::string_view entry) {
+  if (!entry.empty() && entry.front() == '[') {
+    auto close = entry.find(']');
+    if (close == std::string_view::npos) return {};
+    std::string_view after = entry.substr(close + 1);
+    if (!after.empty() && (after.front() != ':' || !is_port(after.substr(1)))) return {};
+    return entry.substr(1, close - 1);
+  }
+  auto colon = entry.find(':');
+  if (colon != std::string_view::npos && entry.find(':', colon + 1) == std::string_view::npos) {
+    return is_port(entry.substr(colon + 1)) ? entry.substr(0, colon) : std::string_view{};
+  }
+  return entry;  // IPv4 without a port, or a bare IPv6 address
+}
+
 }  // namespace
 
 ClientAddress client_address(const ClientAddress& peer,
@@ -32,12 +55,15 @@ ClientAddress client_address(const ClientAddress& peer,
                              std::span<const http::HeaderField> fields) {
   if (trusted_proxies.empty() || !trusted(trusted_proxies, peer.bytes)) return peer;
   ClientAddress client = peer;
+  client.known = false;
   auto entries = forwarded_for_entries(fields);
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-    auto ip = config::parse_ip_address(*it);
+    std::string_view address = address_part(*it);
+    auto ip = config::parse_ip_address(address);
     if (!ip) break;
+    client.known = true;
     client.bytes = *ip;
-    client.text.assign(*it);
+    client.text.assign(address);
     if (!trusted(trusted_proxies, *ip)) break;
   }
   return client;

@@ -2,6 +2,8 @@
 // Security events (failed authentications, clients put in cooldown) as one JSON object per
 // line on stderr, apart from the access log: they are what an operator greps and alerts on.
 // Never holds a token or a secret; attacker-chosen strings (alg, kid, iss) are escaped.
+// Bounded: at most 500 lines at once and 100 per second after; dropped lines are counted in
+// one {"event":"security_log_suppressed","count":N} line per second.
 
 #include <cstdint>
 #include <optional>

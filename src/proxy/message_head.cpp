@@ -140,6 +140,7 @@ void write_upstream_request_head(const UpstreamRequestHead& head, std::string& o
     append_field(out, "X-Forwarded-Host", forwarded_host.empty() ? host : forwarded_host);
   }
   append_field(out, "X-Request-Id", head.request_id);
+  for (const auto& field : head.gateway_fields) append_field(out, field.name, field.value);
   if (head.framing == BodyFraming::content_length) append_content_length(out, head.content_length);
   // RFC 9110 §7.6.3: a gateway MUST send Via in each inbound request it forwards; a Via the
   // client sent is forwarded above, and this field line extends that list.

@@ -27,6 +27,9 @@ struct UpstreamRequestHead {
   bool has_query = false;
   std::string_view authority;  // from an absolute-form target: replaces Host
   std::span<const http::HeaderField> fields;
+  // Fields the gateway sets (verified claims): written as given, after the client's fields,
+  // so nothing the client sends (a Connection list naming them) can remove them.
+  std::span<const http::HeaderField> gateway_fields;
   bool peer_trusted = false;  // the peer is in server.trusted_proxies
   std::string_view peer_ip;
   std::string_view request_id;

@@ -359,6 +359,7 @@ class ClientConnection final : public Deadline {
   std::string host_;  // the request's host to route on: lower-case, without port
   std::array<char, kChunkBytes> chunk_{};
   std::vector<http::HeaderField> fields_;           // the request's, as views
+  std::vector<http::HeaderField> gateway_fields_;   // set by bulwark (claims), as views
   std::vector<http::HeaderField> response_fields_;  // the upstream response's, as views
   std::string upstream_head_;
   std::string response_head_;
@@ -591,19 +592,17 @@ bool ClientConnection::resolve_target() {
 
 bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
   const auto& request = request_parser_->get();
-  const bool preflight = request.method() == bhttp::verb::options &&
-                         request.count(bhttp::field::origin) > 0 &&
-                         request.count(bhttp::field::access_control_request_method) > 0;
   auto client = gateway::client_address({client_ip_bytes_, client_ip_},
                                         runtime_->config.server.trusted_proxies, fields_);
+  // An unknown client is not throttled: the guard would throttle its proxy, and with it
+  // every client behind it.
   const gateway::AuthServices services{runtime_->auth.authenticator.get(),
-                                       runtime_->auth.guard.get()};
+                                       client.known ? runtime_->auth.guard.get() : nullptr};
   const gateway::AuthRequest auth_request{.fields = fields_,
                                           .client = client.bytes,
                                           .client_ip = client.text,
                                           .route = exchange_.route,
-                                          .request_id = exchange_.request_id,
-                                          .cors_preflight = preflight};
+                                          .request_id = exchange_.request_id};
   auto& decision = auth_decision_;
   gateway::run_auth_stage(policy, services, auth_request, std::chrono::system_clock::now(),
                           decision);
@@ -628,7 +627,8 @@ bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
 void ClientConnection::prepare_upstream_fields(const gateway::CompiledRoute& route) {
   const auto& strip = runtime_->claim_headers;
   const auto& decision = auth_decision_;
-  if (strip.empty() && !decision.drop_token_field) return;
+  gateway_fields_.clear();
+  if (strip.empty() && !route.auth) return;
   const config::TokenSource* token = route.auth ? &route.auth->token : nullptr;
   auto carries_token = [&](http::HeaderField& field) {
     if (!decision.drop_token_field || token == nullptr) return false;
@@ -647,10 +647,23 @@ void ClientConnection::prepare_upstream_fields(const gateway::CompiledRoute& rou
     }
     return false;
   };
+  // A bearer token bulwark did not verify never reaches the upstream of an auth route: on
+  // an optional route without a token, or a route reading its token elsewhere, an upstream
+  // might still decode it, trusting the gateway.
+  const bool verified_bearer = token != nullptr &&
+                               token->kind == config::TokenSource::Kind::bearer &&
+                               decision.token_verified;
+  auto unverified_bearer = [&](const http::HeaderField& field) {
+    std::string_view ignored;
+    return route.auth && !verified_bearer && http::iequals(field.name, "authorization") &&
+           auth::parse_bearer(field.value, ignored) != auth::BearerParse::other_scheme;
+  };
   std::erase_if(fields_, [&](http::HeaderField& field) {
-    return gateway::is_forwarded_claim_header(strip, field.name) || carries_token(field);
+    return gateway::is_forwarded_claim_header(strip, field.name) || carries_token(field) ||
+           unverified_bearer(field);
   });
-  for (const auto& [name, value] : decision.forward) fields_.push_back({name, value});
+  gateway_fields_.clear();
+  for (const auto& [name, value] : decision.forward) gateway_fields_.push_back({name, value});
 }
 
 void ClientConnection::write_upstream_head(const RequestParser& parser,
@@ -663,6 +676,7 @@ void ClientConnection::write_upstream_head(const RequestParser& parser,
                                  .has_query = target.has_query,
                                  .authority = target.authority,
                                  .fields = fields_,
+                                 .gateway_fields = gateway_fields_,
                                  .peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_),
                                  .peer_ip = client_ip_,
                                  .request_id = exchange_.request_id,

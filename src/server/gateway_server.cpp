@@ -100,7 +100,11 @@ struct GatewayServer::Impl {
   gateway::CompileResult compile(const config::Config& config) {
     auto result =
         gateway::compile_runtime(config, shared.metrics, generation + 1, auth_environment);
-    if (result.runtime) ++generation;
+    if (!result.runtime) return result;
+    ++generation;
+    for (const auto& warning : result.runtime->auth.warnings) {
+      spdlog::warn("{}", warning.to_string());
+    }
     return result;
   }
 

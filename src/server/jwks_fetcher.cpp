@@ -209,6 +209,11 @@ milliseconds JwksFetcher::Impl::settle(Entry& entry, HttpGetResult& response) {
   }
   auto parsed = auth::key_set_from_jwks_json(response.body, options.alg);
   if (!parsed) return record_failure(entry, refusal_reason(parsed.error().detail));
+  if (auth::drop_symmetric_keys(parsed.value()) == 0) {
+    return record_failure(entry,
+                          "no usable signature key (symmetric oct keys are never taken "
+                          "from a URL)");
+  }
 
   auto set = std::make_shared<const auth::JwkSet>(std::move(parsed).value());
   std::size_t keys = set->keys.size();

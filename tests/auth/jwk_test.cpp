@@ -281,6 +281,13 @@ INSTANTIATE_TEST_SUITE_P(
         JwkCase{"KeyOpsString", edit(kRsa, {{"key_ops", "verify"}}), std::nullopt, false,
                 "key_ops"},
         JwkCase{"KidNumber", edit(kRsa, {{"kid", 1}}), std::nullopt, false, "\"kid\""},
+        // 2^40 + 1: odd, but each verification would cost far more than with 65537.
+        JwkCase{"RsaExponentOver32Bits", edit(kRsa, {{"e", "AQAAAAAB"}}), std::nullopt, false,
+                "longer than 32 bits"},
+        // An 8208-bit modulus: accepted keys stop at 8192 bits.
+        JwkCase{"RsaModulusOver8192Bits",
+                edit(kRsa, {{"n", json::string("wQ" + std::string(1366, 'A'))}}), std::nullopt,
+                false, "at most 8192"},
         JwkCase{"KtyMissing", edit(kRsa, {}, {"kty"}), std::nullopt, false, "kty"},
         JwkCase{"KtyUnknown", edit(kRsa, {{"kty", "RSA2"}}), std::nullopt, false, "kty"},
         JwkCase{"KtyLowercase", edit(kRsa, {{"kty", "rsa"}}), std::nullopt, false, "kty"},

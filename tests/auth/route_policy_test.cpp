@@ -399,3 +399,25 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace bulwark::auth
+
+// Ids past 2^53 (snowflakes, tenant numbers) are distinct integers, never rounded to one
+// double: a neighbour's id must not pass another tenant's check.
+TEST(LargeIntegerClaims, NeighbouringIdsAreNotEqual) {
+  using bulwark::auth::ClaimRequirement;
+  auto requirement = [](ClaimRequirement::Op op) {
+    return ClaimRequirement{bulwark::auth::claim_path("org_id"), op, "1234567890123456789"};
+  };
+  auto object = [](std::string_view json) { return boost::json::parse(json).as_object(); };
+  const auto equals = requirement(ClaimRequirement::Op::equals);
+  const auto contains = requirement(ClaimRequirement::Op::contains);
+  EXPECT_TRUE(bulwark::auth::satisfies(object(R"({"org_id":1234567890123456789})"), equals));
+  EXPECT_FALSE(bulwark::auth::satisfies(object(R"({"org_id":1234567890123456800})"), equals));
+  EXPECT_FALSE(bulwark::auth::satisfies(object(R"({"org_id":1234567890123456700})"), equals));
+  EXPECT_FALSE(bulwark::auth::satisfies(object(R"({"org_id":1.2345678901234568e18})"), equals));
+  EXPECT_FALSE(bulwark::auth::satisfies(object(R"({"org_id":[1234567890123456788]})"), contains));
+  EXPECT_TRUE(bulwark::auth::satisfies(object(R"({"org_id":[1234567890123456789]})"), contains));
+  EXPECT_TRUE(bulwark::auth::satisfies(
+      object(R"({"org_id":18446744073709551615})"),
+      ClaimRequirement{bulwark::auth::claim_path("org_id"), ClaimRequirement::Op::equals,
+                       "18446744073709551615"}));
+}

@@ -76,8 +76,8 @@ INSTANTIATE_TEST_SUITE_P(
                     BearerCase{"TokenWithoutScheme", "abc.def.ghi", BearerParse::other_scheme, ""},
                     BearerCase{"Empty", "", BearerParse::other_scheme, ""},
                     BearerCase{"OnlySpaces", "   ", BearerParse::other_scheme, ""},
-                    // 1*SP separates scheme and token: a tab is part of the scheme.
-                    BearerCase{"TabAfterScheme", "Bearer\tabc", BearerParse::other_scheme, ""}),
+                    // The scheme ends at any whitespace: a tab makes a malformed bearer attempt.
+                    BearerCase{"TabAfterScheme", "Bearer\tabc", BearerParse::malformed, ""}),
     case_name<BearerCase>);
 
 INSTANTIATE_TEST_SUITE_P(

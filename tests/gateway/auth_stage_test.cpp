@@ -73,21 +73,20 @@ class AuthStage : public testing::Test {
     services_.guard = guard_.get();
   }
 
-  AuthDecision run(const RouteAuthPolicy& p, const Fields& fields, bool preflight = false,
+  AuthDecision run(const RouteAuthPolicy& p, const Fields& fields,
                    const std::array<uint8_t, 16>* client = nullptr) {
     AuthDecision decision;
-    run_into(decision, p, fields, preflight, client);
+    run_into(decision, p, fields, client);
     return decision;
   }
 
   void run_into(AuthDecision& decision, const RouteAuthPolicy& p, const Fields& fields,
-                bool preflight = false, const std::array<uint8_t, 16>* client = nullptr) {
+                const std::array<uint8_t, 16>* client = nullptr) {
     const AuthRequest request{.fields = fields,
                               .client = client ? *client : client_,
                               .client_ip = "203.0.113.7",
                               .route = "orders",
-                              .request_id = "req-1",
-                              .cors_preflight = preflight};
+                              .request_id = "req-1"};
     run_auth_stage(p, services_, request, now_plus(0), decision);
   }
 
@@ -171,14 +170,14 @@ TEST_F(AuthStage, OffRouteNeverLooks) {
   EXPECT_EQ(authenticator_->cache_stats().misses, 0u);
 }
 
-TEST_F(AuthStage, CorsPreflightPassesWithoutToken) {
+// A preflight-shaped OPTIONS would otherwise reach the upstream unauthenticated, and many
+// handlers do not look at the method.
+TEST_F(AuthStage, CorsPreflightShapeStillNeedsAToken) {
   const auto d =
-      run(policy(), {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}},
-          /*preflight=*/true);
-  EXPECT_TRUE(d.pass);
-  EXPECT_EQ(d.outcome, "off");
-  EXPECT_EQ(d.status, 0u);
-  EXPECT_FALSE(d.verified);
+      run(policy(), {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_FALSE(d.pass);
+  EXPECT_EQ(d.status, 401u);
+  EXPECT_EQ(d.error, "missing_token");
 }
 
 // ---- token refused: 401 invalid_token with a fixed sentence per reason ----
@@ -598,7 +597,7 @@ TEST_F(AuthStage, GuardBlocksOnlyThatClient) {
   use_guard();
   for (int i = 0; i < 3; ++i) run(policy(), {{"Authorization", expired_}});
   const auto other = testing_support::address("198.51.100.20");
-  const auto d = run(policy(), {{"Authorization", valid_}}, false, &other);
+  const auto d = run(policy(), {{"Authorization", valid_}}, &other);
   EXPECT_TRUE(d.pass);
 }
 
@@ -634,13 +633,6 @@ TEST_F(AuthStage, GuardIgnoresInsufficientScope) {
   p.requirements.scopes = {"admin"};
   for (int i = 0; i < 10; ++i) EXPECT_EQ(run(p, {{"Authorization", valid_}}).status, 403u);
   EXPECT_TRUE(run(policy(), {{"Authorization", valid_}}).pass);
-}
-
-TEST_F(AuthStage, BlockedClientStillGetsCorsPreflight) {
-  use_guard();
-  for (int i = 0; i < 3; ++i) run(policy(), {{"Authorization", expired_}});
-  EXPECT_TRUE(run(policy(), {}, /*preflight=*/true).pass);
-  EXPECT_EQ(run(policy(), {}).status, 429u);
 }
 
 // ---- the decision object is reused per connection ----

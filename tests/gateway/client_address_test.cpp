@@ -156,9 +156,22 @@ INSTANTIATE_TEST_SUITE_P(
                     "10.0.0.1",
                     kTen,
                     {{"X-Forwarded-For", "203.0.113.5:4711"}},
+                    "203.0.113.5"},
+        AddressCase{"Ipv6InBrackets",
+                    "10.0.0.1",
+                    kTen,
+                    {{"X-Forwarded-For", "[2001:db8::5]"}},
+                    "2001:db8::5"},
+        AddressCase{"Ipv6InBracketsWithPort",
+                    "10.0.0.1",
+                    kTen,
+                    {{"X-Forwarded-For", "[2001:db8::5]:443"}},
+                    "2001:db8::5"},
+        AddressCase{"PortNotDigits",
+                    "10.0.0.1",
+                    kTen,
+                    {{"X-Forwarded-For", "203.0.113.5:http"}},
                     "10.0.0.1"},
-        AddressCase{
-            "Ipv6InBrackets", "10.0.0.1", kTen, {{"X-Forwarded-For", "[2001:db8::5]"}}, "10.0.0.1"},
         AddressCase{"Ipv4OctetTooLarge",
                     "10.0.0.1",
                     kTen,
@@ -219,6 +232,22 @@ INSTANTIATE_TEST_SUITE_P(
                                 {{"X-Forwarded-For", "2001:db8:::5"}},
                                 "fd00::1"}),
     case_name<AddressCase>);
+
+// When a trusted proxy gives no usable entry, the client is unknown: throttling "the peer"
+// would throttle every client of that proxy at once.
+TEST(ClientAddressKnown, UnknownWhenTheTrustedPeerGivesNoUsableEntry) {
+  const std::vector<config::IpNetwork> trusted = {network("10.0.0.0/8")};
+  const ClientAddress peer{address("10.0.0.1"), "10.0.0.1"};
+  const std::vector<http::HeaderField> none;
+  const std::vector<http::HeaderField> garbage = {{"X-Forwarded-For", "unknown"}};
+  const std::vector<http::HeaderField> good = {{"X-Forwarded-For", "203.0.113.5:80"}};
+  EXPECT_FALSE(client_address(peer, trusted, none).known);
+  EXPECT_FALSE(client_address(peer, trusted, garbage).known);
+  EXPECT_TRUE(client_address(peer, trusted, good).known);
+  EXPECT_EQ(client_address(peer, trusted, good).text, "203.0.113.5");
+  const ClientAddress stranger{address("198.51.100.1"), "198.51.100.1"};
+  EXPECT_TRUE(client_address(stranger, trusted, none).known);
+}
 
 }  // namespace
 }  // namespace bulwark::gateway

@@ -261,6 +261,34 @@ class AuthRoutesTest(AuthTestBase):
         self.assertEqual(status, 200, body)
         self.assertEqual(echo_headers(body)["x-user-id"], "alice")
 
+    def test_connection_header_cannot_remove_claim_headers(self):
+        token = self.keys.main_token(sub="alice", scope="read")
+        headers = dict(auth_header(token), Connection="X-User-Id, X-User-Scopes")
+        status, _, body = self.get("/api/echo/x", headers)
+        self.assertEqual(status, 200, body)
+        seen = echo_headers(body)
+        self.assertEqual(seen["x-user-id"], "alice")
+        self.assertEqual(seen["x-user-scopes"], "read")
+
+    def test_bearer_with_a_tab_is_a_refused_attempt_not_another_scheme(self):
+        forged = hs_token("z" * 40, claims(MAIN_ISS, sub="root"))
+        status, _, body = self.get("/api/echo/optional", {"Authorization": "Bearer\t" + forged})
+        self.assertEqual(status, 401, body)
+
+    def test_unverified_bearer_never_reaches_the_upstream(self):
+        forged = hs_token("z" * 40, claims(MAIN_ISS, sub="root"))
+        # The cookie route verifies the cookie; an Authorization next to it is not forwarded.
+        token = self.keys.main_token(sub="carol")
+        status, _, body = self.get("/api/echo/cookie", {"Cookie": "session=" + token,
+                                                        "Authorization": "Bearer " + forged})
+        self.assertEqual(status, 200, body)
+        self.assertNotIn("authorization", echo_headers(body))
+
+    def test_other_schemes_pass_through_optional_routes(self):
+        status, _, body = self.get("/api/echo/optional", {"Authorization": "Basic YTpi"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(echo_headers(body)["authorization"], "Basic YTpi")
+
     # -- 403 ------------------------------------------------------------------------------------
 
     def test_missing_scope_is_403_insufficient_scope(self):
@@ -379,10 +407,13 @@ class AuthRoutesTest(AuthTestBase):
                                      "Authorization: Bearer %s\r\n\r\n" % token).encode())
             self.assertEqual(second.status, 200)
 
-    def test_cors_preflight_passes_without_a_token(self):
-        status, _, _ = self.gw.request("OPTIONS", "/api/echo/x", headers={
-            "Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
-        self.assertEqual(status, 200)
+    def test_preflight_shaped_options_with_a_body_needs_a_token(self):
+        before = self.origin_server.stats()["requests"]
+        status, _, _ = self.gw.request("OPTIONS", "/api/echo/x", body=b'{"delete":true}', headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE",
+            "X-HTTP-Method-Override": "DELETE"})
+        self.assertEqual(status, 401)
+        self.assertEqual(self.origin_server.stats()["requests"], before)
 
     def test_plain_options_still_needs_a_token(self):
         status, _, _ = self.gw.request("OPTIONS", "/api/echo/x")
@@ -461,6 +492,19 @@ class FailedAttemptsGuardTest(AuthTestBase):
         conn.request("GET", "/api/public/hello", headers={"X-Forwarded-For": client})
         self.assertEqual(conn.getresponse().status, 200)
         conn.close()
+
+    def test_entries_with_ports_are_clients_of_their_own(self):
+        for _ in range(4):
+            self.send("198.51.100.50:1111", self.bad_token())
+        self.assertEqual(self.send("198.51.100.50:2222", self.keys.main_token())[0], 429)
+        self.assertEqual(self.send("198.51.100.51:1111", self.keys.main_token())[0], 200)
+
+    def test_trusted_proxy_without_a_usable_entry_is_never_blocked(self):
+        # The client is unknown: blocking the proxy would block all of its clients.
+        for _ in range(6):
+            self.assertEqual(self.send("unknown", self.bad_token())[0], 401)
+        self.assertEqual(self.send("unknown", self.keys.main_token())[0], 200)
+        self.assertEqual(self.send("198.51.100.52", self.keys.main_token())[0], 200)
 
     def test_untrusted_peer_cannot_choose_its_client_address(self):
         # From 127.0.0.1 (not trusted), X-Forwarded-For is ignored: the peer is the client.

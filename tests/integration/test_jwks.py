@@ -74,6 +74,11 @@ class FakeIdentityProvider:
             self.status = status
             self.cache_control = cache_control
 
+    def publish_document(self, document, status=200):
+        with self.lock:
+            self.document = json.dumps(document).encode()
+            self.status = status
+
     def fail(self, status=500):
         with self.lock:
             self.status = status
@@ -173,6 +178,19 @@ class JwksRotationTest(GatewayTestCase):
         # ... and the keys fetched before still verify; readiness holds.
         self.assertEqual(self.call(gw, self.token(self.key_a, "key-a", sub="carol")), 200)
         self.assertEqual(self.readyz(gw)[0], 200)
+
+    def test_symmetric_keys_are_never_taken_from_a_url(self):
+        from tokens import b64url, claims, hs_token
+        secret = os.urandom(32)
+        self.idp.publish_document({"keys": [
+            {"kty": "oct", "alg": "HS256", "kid": "leaked", "k": b64url(secret)}]})
+        gw = self.start()
+        def refused_reported():
+            status, body = self.readyz(gw)
+            return status == 503 and any("symmetric" in r for r in body.get("reasons", []))
+        self.assertTrue(wait_until(refused_reported, timeout=5), self.readyz(gw))
+        forged = hs_token(secret, claims(ISS, sub="root"), header={"alg": "HS256", "kid": "leaked"})
+        self.assertEqual(self.call(gw, forged), 401)
 
     def test_unknown_kid_refetches_are_rate_limited(self):
         self.idp.publish(os.path.join(self.key_a, "jwks.json"))
