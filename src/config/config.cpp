@@ -34,4 +34,11 @@ const AuthIssuer* Auth::find_issuer(std::string_view name) const {
   return nullptr;
 }
 
+const RateLimit* Config::find_limit(std::string_view name) const {
+  for (const RateLimit& limit : limits) {
+    if (limit.name == name) return &limit;
+  }
+  return nullptr;
+}
+
 }  // namespace bulwark::config

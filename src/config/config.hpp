@@ -147,11 +147,43 @@ struct RouteAuth {
   unsigned line = 0;
 };
 
+// --- limits -------------------------------------------------------------------------------
+
+// One part of a rate-limit key: `client_ip`, `claim:NAME`, `header:NAME` or `route`.
+struct LimitKeyPart {
+  enum class Kind { client_ip, claim, header, route } kind = Kind::client_ip;
+  std::string name;  // the claim (name or dotted path) or header name
+  friend bool operator==(const LimitKeyPart&, const LimitKeyPart&) = default;
+};
+
+struct RateLimit {
+  std::string name;               // the key under `limits`; routes refer to it
+  uint64_t count = 0;             // `rate: 100/s` → count 100 ...
+  Duration period{};              // ... per 1 s
+  uint64_t burst = 0;             // requests allowed at once; 0: the same as count
+  std::vector<LimitKeyPart> key;  // one part, or a composite `[claim:sub, route]`
+  enum class Mode { enforce, shadow } mode = Mode::enforce;
+  // A request without the key's value (no such claim or header): refused with 429, not
+  // limited, or limited by its client IP instead.
+  enum class Missing { reject, skip, client_ip } missing = Missing::client_ip;
+  uint64_t cost = 1;                                           // per request
+  std::vector<std::pair<std::string, uint64_t>> method_costs;  // method → cost, overriding it
+  uint64_t max_keys = 100'000;  // keys held at once; idle ones are reclaimed first
+  unsigned line = 0;
+
+  uint64_t effective_burst() const { return burst == 0 ? count : burst; }
+};
+
+// Which rate-limit fields a limited route's responses carry.
+enum class LimitHeaders { standard, legacy, both, off };
+
 struct Route {
   std::string name;
   RouteMatch match;
   std::string upstream;
-  std::optional<RouteAuth> auth;  // nullopt: no auth on this route (same as mode: off)
+  std::optional<RouteAuth> auth;    // nullopt: no auth on this route (same as mode: off)
+  std::vector<std::string> limits;  // names under `limits`, all must pass
+  LimitHeaders limit_headers = LimitHeaders::standard;
   unsigned line = 0;
 };
 
@@ -163,6 +195,9 @@ struct Config {
   std::vector<Upstream> upstreams;  // in file order
   std::vector<Route> routes;        // first match wins, in file order
   std::optional<Auth> auth;         // the `auth:` section, when present
+  std::vector<RateLimit> limits;    // the `limits:` section, in file order
+
+  const RateLimit* find_limit(std::string_view name) const;
 
   const Upstream* find_upstream(std::string_view name) const;
 };
