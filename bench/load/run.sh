@@ -761,6 +761,14 @@ print_report() {
       "${res_cpu[i]}" "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" \
       "${res_other_cpu[i]}"
   done
+  local disturbed=0
+  for i in "${!res_other_cpu[@]}"; do
+    awk -v o="${res_other_cpu[i]}" 'BEGIN { exit !(o > 0.3) }' && disturbed=$((disturbed + 1))
+  done
+  if ((disturbed > 0)); then
+    echo "WARNING: $disturbed run(s) had other > 0.3 cores busy: something else ran on the host;" \
+      "req/s and p99 of those runs are noise (us/req holds up better)"
+  fi
   echo
   for line in "${ratio_lines[@]}"; do
     read -r s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us <<<"$line"
@@ -780,7 +788,8 @@ write_json() {
       "$(json_str "$(uname -r)")" "$host_busy_before"
     printf '  "versions": {"bulwark": %s, "commit": %s, "nginx": %s, "haproxy": %s, "wrk": %s},\n' \
       "$(json_str "$("$bulwark_bin" --version 2>&1 | head -n1)")" \
-      "$(json_str "$(git describe --always --dirty 2>/dev/null || echo unknown)")" \
+      "$(json_str "$(git -C "$build_dir" describe --always --dirty 2>/dev/null ||
+        git describe --always --dirty 2>/dev/null || echo unknown)")" \
       "$(json_str "$( (nginx -v 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$( (haproxy -v 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)")"
