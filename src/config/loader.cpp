@@ -44,8 +44,8 @@ constexpr uint64_t kMaxTokenCacheEntries = 10'000'000;
 constexpr Duration kMaxLeeway = std::chrono::minutes(5);
 
 // Sections of the example config that later versions add; named so the error can say so.
-constexpr std::string_view kLaterTopLevelKeys[] = {"state", "limits", "cache"};
-constexpr std::string_view kLaterRouteKeys[] = {"limits", "cache"};
+constexpr std::string_view kLaterTopLevelKeys[] = {"state", "cache"};
+constexpr std::string_view kLaterRouteKeys[] = {"cache"};
 
 constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr LogLevel kLogLevels[] = {LogLevel::trace, LogLevel::debug, LogLevel::info,
@@ -507,6 +507,103 @@ bool misspells(const YAML::Node& map, std::span<const Field> fields,
   return false;
 }
 
+// --- limits: rules on single values -------------------------------------------------------
+
+constexpr uint64_t kMaxBurst = 1'000'000'000;
+constexpr uint64_t kMaxCost = 1'000'000;
+constexpr uint64_t kMaxLimitKeys = 100'000'000;
+constexpr uint64_t kNanosPerMilli = 1'000'000;
+
+constexpr std::string_view kLimitModeNames[] = {"enforce", "shadow"};
+constexpr RateLimit::Mode kLimitModes[] = {RateLimit::Mode::enforce, RateLimit::Mode::shadow};
+constexpr std::string_view kMissingNames[] = {"reject", "skip", "client_ip"};
+constexpr RateLimit::Missing kMissingPolicies[] = {
+    RateLimit::Missing::reject, RateLimit::Missing::skip, RateLimit::Missing::client_ip};
+constexpr std::string_view kLimitHeadersNames[] = {"standard", "legacy", "both", "off"};
+constexpr LimitHeaders kLimitHeaders[] = {LimitHeaders::standard, LimitHeaders::legacy,
+                                          LimitHeaders::both, LimitHeaders::off};
+constexpr std::string_view kKeyKinds[] = {"client_ip", "route", "claim", "header"};
+constexpr std::string_view kKeyParts = "client_ip, route, claim:NAME, header:NAME";
+
+// A word that is no close misspelling of any name, but plainly means one of them.
+struct Alias {
+  std::string_view word;
+  std::string_view meant;
+};
+
+// clang-format off
+constexpr Alias kLimitModeAliases[] = {
+    {"dry_run", "shadow"}, {"dry-run", "shadow"}, {"dryrun", "shadow"}, {"log", "shadow"},
+    {"log_only", "shadow"}, {"monitor", "shadow"}, {"report", "shadow"}, {"on", "enforce"},
+    {"true", "enforce"}};
+constexpr Alias kMissingAliases[] = {
+    {"deny", "reject"}, {"refuse", "reject"}, {"block", "reject"}, {"429", "reject"},
+    {"allow", "skip"}, {"pass", "skip"}, {"ignore", "skip"}, {"ip", "client_ip"}};
+constexpr Alias kLimitHeadersAliases[] = {
+    {"draft", "standard"}, {"ietf", "standard"}, {"x-ratelimit", "legacy"},
+    {"none", "off"}, {"false", "off"}, {"no", "off"}};
+// clang-format on
+
+// Headers that carry the client's address as the client wrote it: keyed on directly, a
+// client picks its own bucket. client_ip reads them from trusted proxies only.
+constexpr std::string_view kAddressHeaders[] = {"x-forwarded-for", "forwarded", "x-real-ip"};
+
+// Whether `word` reads as the client's address ("ip", "remote_addr", "peer"...).
+bool means_client_ip(std::string_view word) {
+  const std::string lower = to_lower(word);
+  return lower == "ip" || lower == "peer" || lower == "client" || lower.ends_with("_ip") ||
+         lower.ends_with("-ip") || lower.find("addr") != std::string::npos;
+}
+
+std::string key_part_text(const LimitKeyPart& part) {
+  switch (part.kind) {
+    case LimitKeyPart::Kind::client_ip:
+      return "client_ip";
+    case LimitKeyPart::Kind::route:
+      return "route";
+    case LimitKeyPart::Kind::claim:
+      return "claim:" + part.name;
+    case LimitKeyPart::Kind::header:
+      return "header:" + part.name;
+  }
+  return "";
+}
+
+// Header names compare case-insensitively, claims exactly.
+bool same_key_part(const LimitKeyPart& a, const LimitKeyPart& b) {
+  if (a.kind != b.kind) return false;
+  if (a.kind == LimitKeyPart::Kind::header) return to_lower(a.name) == to_lower(b.name);
+  return a.name == b.name;
+}
+
+bool has_claim_part(const RateLimit& limit) {
+  return std::any_of(limit.key.begin(), limit.key.end(), [](const LimitKeyPart& part) {
+    return part.kind == LimitKeyPart::Kind::claim;
+  });
+}
+
+// Why `name` (after "header:") cannot key a limit, or "".
+std::string key_header_problem(std::string_view name) {
+  if (!is_token(name)) {
+    return in_quotes(name) +
+           " is not a header name: use letters, digits and !#$%&'*+-.^_`|~ (an RFC 9110 "
+           "token), like header:X-Api-Key";
+  }
+  const std::string lower = to_lower(name);
+  if (std::find(std::begin(kAddressHeaders), std::end(kAddressHeaders), lower) !=
+      std::end(kAddressHeaders)) {
+    return "any client can write " + in_quotes(name) +
+           ", and so choose its own bucket: key on client_ip, which reads the client's address "
+           "from it only when the peer is in server.trusted_proxies";
+  }
+  return "";
+}
+
+// The highest count `period` allows: one request per nanosecond.
+uint64_t max_rate_count(Duration period) {
+  return static_cast<uint64_t>(period.count()) * kNanosPerMilli;
+}
+
 // Where a route's parts sit, for the checks that compare routes with each other.
 struct RouteSite {
   std::string path;  // "routes[2]"
@@ -537,6 +634,14 @@ struct KeySite {
 // entries.
 struct TextSite {
   std::string name;
+  unsigned line = 0;
+  std::string path;
+};
+
+// One cost of a limit as written: the default (method "") or a method's.
+struct CostSite {
+  std::string method;
+  uint64_t cost = 0;
   unsigned line = 0;
   std::string path;
 };
@@ -626,17 +731,43 @@ class Loader {
   void load_token_header(const Value& v, TokenSource& token);
   void load_token_cookie(const Value& v, TokenSource& token);
 
+  // The `limits` section.
+  void load_limits(const Value& section);
+  void load_limit(const Entry& entry);
+  std::optional<Rate> limit_rate(const Value& v);
+  bool load_limit_key(const Value& v, std::vector<LimitKeyPart>& key);
+  std::optional<LimitKeyPart> key_part(const Value& v);
+  std::optional<LimitKeyPart> named_key_part(const Value& v, std::string_view kind,
+                                             std::string_view name);
+  std::string unknown_key_part(std::string_view text) const;
+  void load_limit_cost(const Value& v, RateLimit& limit, std::vector<CostSite>& costs);
+  void load_method_costs(const Value& v, RateLimit& limit, std::vector<CostSite>& costs);
+  void check_missing_policy(const Entry& entry, const RateLimit& limit);
+  void check_costs(const RateLimit& limit, std::span<const CostSite> costs);
+  std::optional<size_t> one_of(const Value& v, std::string_view what,
+                               std::span<const std::string_view> names,
+                               std::span<const Alias> aliases);
+
+  // A route's `limits` and `limit_headers`.
+  std::vector<Value> load_route_limits(const Value& v, std::vector<std::string>& names);
+  std::string limit_name_problem(std::string_view name) const;
+  void check_route_limit_auth(const Route& route, std::span<const Value> limit_sites);
+
   // Checks across sections.
   void check_route_names();
   void check_shadowed_routes();
   void check_listeners();
   void check_token_headers();
+  void check_limit_key_headers();
 
   Config config_;
   std::vector<ConfigError> errors_;
   std::vector<RouteSite> route_sites_;       // parallel to config_.routes
   bool upstreams_valid_ = true;              // false: route → upstream checks would only echo it
   bool issuers_valid_ = true;                // false: route → issuer checks would only echo it
+  bool limits_valid_ = true;                 // false: route → limit checks would only echo it
+  bool limits_section_ = false;              // a `limits:` section was given
+  std::vector<TextSite> limit_key_headers_;  // every limit's header:NAME key parts
   std::vector<TextSite> forwarded_headers_;  // every route's forward_claims headers
   std::vector<TextSite> token_headers_;      // every route's token: {header: ...}
   unsigned server_listen_line_ = 0;
@@ -887,12 +1018,13 @@ void Loader::load_root(const YAML::Node& root) {
   const Value document{root, "", line_of(root)};
   if (!root.IsMap()) {
     error(document.line, "",
-          "expected a mapping of sections (server, admin, log, upstreams, auth, routes), got " +
+          "expected a mapping of sections (server, admin, log, upstreams, auth, limits, "
+          "routes), got " +
               describe(root));
     return;
   }
-  // Stashed first, loaded in dependency order: routes refer to upstreams and issuers.
-  std::optional<Value> server, admin, log, upstreams, routes, auth;
+  // Stashed first, loaded in dependency order: routes refer to upstreams, issuers and limits.
+  std::optional<Value> server, admin, log, upstreams, routes, auth, limits;
   const Field fields[] = {
       {"server", [&](const Value& v) { server = v; }},
       {"admin", [&](const Value& v) { admin = v; }},
@@ -900,6 +1032,7 @@ void Loader::load_root(const YAML::Node& root) {
       {"upstreams", [&](const Value& v) { upstreams = v; }},
       {"routes", [&](const Value& v) { routes = v; }},
       {"auth", [&](const Value& v) { auth = v; }},
+      {"limits", [&](const Value& v) { limits = v; }},
   };
   load_fields(document, fields, kLaterTopLevelKeys);
   if (server) load_server(*server);
@@ -907,6 +1040,7 @@ void Loader::load_root(const YAML::Node& root) {
   if (log) load_log(*log);
   if (upstreams) load_upstreams(*upstreams);
   if (auth) load_auth(*auth);
+  if (limits) load_limits(*limits);
   if (routes) {
     load_routes(*routes);
   } else {
@@ -1092,12 +1226,15 @@ void Loader::load_routes(const Value& section) {
   check_route_names();
   check_shadowed_routes();
   check_token_headers();
+  check_limit_key_headers();
 }
 
 void Loader::load_route(const Value& item) {
   Route route;
   route.line = item.line;
   RouteSite site{item.path, 0, true};
+  std::vector<Value> limit_sites;  // where each of route.limits is written
+  unsigned limit_headers_line = 0;
   const Field fields[] = {
       {"name",
        [&](const Value& v) {
@@ -1117,11 +1254,26 @@ void Loader::load_route(const Value& item) {
       {"upstream", [&](const Value& v) { load_route_upstream(v, route.upstream); }},
       {"auth",
        [&](const Value& v) { route.auth = load_route_auth(v, key_line(item.node, "auth")); }},
+      {"limits", [&](const Value& v) { limit_sites = load_route_limits(v, route.limits); }},
+      {"limit_headers",
+       [&](const Value& v) {
+         limit_headers_line = v.line;
+         if (const auto index =
+                 one_of(v, "limit_headers value", kLimitHeadersNames, kLimitHeadersAliases)) {
+           route.limit_headers = kLimitHeaders[*index];
+         }
+       }},
   };
   const auto seen = load_fields(item, fields, kLaterRouteKeys);
   if (!seen) {
     site.match_valid = false;
   } else {
+    if (seen->contains("limit_headers") && !seen->contains("limits")) {
+      error(limit_headers_line, child_path(item.path, "limit_headers"),
+            "limit_headers has no effect on a route without limits: remove it, or name the "
+            "limits this route must pass, like limits: [per_ip]");
+    }
+    check_route_limit_auth(route, limit_sites);
     if (!seen->contains("name")) {
       error(item.line, child_path(item.path, "name"),
             "missing: every route needs a unique name, like name: api");
@@ -1743,6 +1895,356 @@ void Loader::load_token_cookie(const Value& v, TokenSource& token) {
   token = TokenSource{TokenSource::Kind::cookie, *name};
 }
 
+// --- limits ---------------------------------------------------------------------------------
+
+void Loader::load_limits(const Value& section) {
+  limits_section_ = true;
+  const auto all =
+      entries(section, "a mapping of limit names, like per_ip: {rate: 100/s, key: client_ip}");
+  if (!all) {
+    limits_valid_ = false;
+    return;
+  }
+  for (const Entry& entry : *all) load_limit(entry);
+}
+
+void Loader::load_limit(const Entry& entry) {
+  RateLimit limit;
+  limit.name = entry.name;
+  limit.line = entry.key_line;
+  if (!is_name(entry.name)) {
+    error(entry.key_line, entry.value.path,
+          "limit names may hold only letters, digits, '_', '.' and '-'");
+  }
+  bool key_valid = false;  // every part of the key read: checks that depend on it may speak
+  bool burst_valid = true;
+  std::vector<CostSite> costs;
+  const Field fields[] = {
+      {"rate",
+       [&](const Value& v) {
+         if (const auto parsed = limit_rate(v)) {
+           limit.count = parsed->count;
+           limit.period = parsed->period;
+         }
+       }},
+      {"burst",
+       [&](const Value& v) {
+         const auto burst = whole_number(v, 1, kMaxBurst);
+         burst_valid = burst.has_value();
+         assign(limit.burst, burst);
+       }},
+      {"key", [&](const Value& v) { key_valid = load_limit_key(v, limit.key); }},
+      {"mode",
+       [&](const Value& v) {
+         if (const auto index = one_of(v, "mode", kLimitModeNames, kLimitModeAliases)) {
+           limit.mode = kLimitModes[*index];
+         }
+       }},
+      {"missing",
+       [&](const Value& v) {
+         if (const auto index = one_of(v, "missing policy", kMissingNames, kMissingAliases)) {
+           limit.missing = kMissingPolicies[*index];
+         }
+       }},
+      {"cost", [&](const Value& v) { load_limit_cost(v, limit, costs); }},
+      {"max_keys",
+       [&](const Value& v) { assign(limit.max_keys, whole_number(v, 1, kMaxLimitKeys)); }},
+  };
+  const auto seen = load_fields(entry.value, fields);
+  if (seen) {
+    constexpr std::string_view kRate[] = {"rate"}, kKey[] = {"key"};
+    if (!seen->contains("rate") && !misspells(entry.value.node, fields, kRate)) {
+      error(entry.key_line, child_path(entry.value.path, "rate"),
+            "missing: give the rate this limit allows, like rate: 100/s");
+    }
+    if (!seen->contains("key") && !misspells(entry.value.node, fields, kKey)) {
+      error(entry.key_line, child_path(entry.value.path, "key"),
+            "missing: say what the limit counts requests per, like key: client_ip (or claim:sub, "
+            "header:X-Api-Key, route, or a list of them)");
+    }
+    if (seen->contains("missing") && key_valid) check_missing_policy(entry, limit);
+    if (limit.count > 0 && burst_valid) check_costs(limit, costs);
+  }
+  config_.limits.push_back(std::move(limit));
+}
+
+// parse_rate ensures a count of at least 1 and a whole period; GCRA spaces requests
+// period/count apart, kept in nanoseconds.
+std::optional<Rate> Loader::limit_rate(const Value& v) {
+  const auto parsed = rate(v);
+  if (!parsed || parsed->count <= max_rate_count(parsed->period)) return parsed;
+  const std::string& text = v.node.Scalar();
+  const std::string unit = text.substr(text.find('/') + 1);
+  error(v, in_quotes(text) +
+               " allows more than one request per nanosecond, finer than the limiter's clock: "
+               "the most a rate can allow is " +
+               std::to_string(max_rate_count(parsed->period)) + "/" + unit);
+  return std::nullopt;
+}
+
+// True when every part was read.
+bool Loader::load_limit_key(const Value& v, std::vector<LimitKeyPart>& key) {
+  if (is_empty_list(v.node)) {
+    error(v,
+          "at least one key part is required, like key: client_ip or key: [claim:sub, route] "
+          "(parts: " +
+              std::string(kKeyParts) + ")");
+    return false;
+  }
+  const std::vector<Value> list =
+      v.node.IsSequence() ? items(v, "[claim:sub, route]") : std::vector<Value>{v};
+  bool all_read = true;
+  for (const Value& item : list) {
+    const auto part = key_part(item);
+    if (!part) {
+      all_read = false;
+      continue;
+    }
+    const auto same = [&](const LimitKeyPart& p) { return same_key_part(p, *part); };
+    if (std::any_of(key.begin(), key.end(), same)) {
+      error(item, in_quotes(key_part_text(*part)) + " is listed twice");
+      all_read = false;
+      continue;
+    }
+    if (part->kind == LimitKeyPart::Kind::header) {
+      limit_key_headers_.push_back({part->name, item.line, item.path});
+    }
+    key.push_back(*part);
+  }
+  return all_read;
+}
+
+std::optional<LimitKeyPart> Loader::key_part(const Value& v) {
+  // `claim: sub` with a space reads as a mapping in YAML.
+  if (v.node.IsMap() && v.node.size() == 1) {
+    const auto pair = *v.node.begin();
+    if (pair.first.IsScalar() && pair.second.IsScalar()) {
+      const std::string meant = pair.first.Scalar() + ":" + pair.second.Scalar();
+      error(v, "write " + in_quotes(meant) +
+                   " with no space after ':': with a space, YAML reads a mapping");
+      return std::nullopt;
+    }
+  }
+  const auto text = non_empty(v, "a key part like client_ip or claim:sub");
+  if (!text) return std::nullopt;
+  if (*text == "client_ip") return LimitKeyPart{LimitKeyPart::Kind::client_ip, ""};
+  if (*text == "route") return LimitKeyPart{LimitKeyPart::Kind::route, ""};
+  const size_t colon = text->find(':');
+  if (colon == std::string::npos) {
+    error(v, unknown_key_part(*text));
+    return std::nullopt;
+  }
+  return named_key_part(v, std::string_view(*text).substr(0, colon),
+                        std::string_view(*text).substr(colon + 1));
+}
+
+std::optional<LimitKeyPart> Loader::named_key_part(const Value& v, std::string_view kind,
+                                                   std::string_view name) {
+  if (kind == "client_ip" || kind == "route") {
+    error(v, std::string(kind) + " takes no name: write " + std::string(kind));
+    return std::nullopt;
+  }
+  if (kind != "claim" && kind != "header") {
+    error(v, unknown_key_part(std::string(kind) + ":" + std::string(name)));
+    return std::nullopt;
+  }
+  const std::string example = kind == "claim" ? "claim:sub" : "header:X-Api-Key";
+  if (name.empty()) {
+    error(v, std::string(kind) + ": needs a " + std::string(kind) + " name after ':', like " +
+                 example);
+    return std::nullopt;
+  }
+  if (std::isspace(static_cast<unsigned char>(name.front()))) {
+    error(v, "remove the space after ':': write " +
+                 in_quotes(std::string(kind) + ":" + std::string(name.substr(1))));
+    return std::nullopt;
+  }
+  const std::string problem = kind == "claim" ? claim_problem(name) : key_header_problem(name);
+  if (!problem.empty()) {
+    error(v, problem);
+    return std::nullopt;
+  }
+  const auto part_kind = kind == "claim" ? LimitKeyPart::Kind::claim : LimitKeyPart::Kind::header;
+  return LimitKeyPart{part_kind, std::string(name)};
+}
+
+std::string Loader::unknown_key_part(std::string_view text) const {
+  const std::string list = " (key parts: " + std::string(kKeyParts) + ")";
+  const size_t colon = text.find(':');
+  const std::string_view kind = text.substr(0, colon);
+  if (colon == std::string_view::npos && (kind == "claim" || kind == "header")) {
+    return std::string(kind) + " needs a name after ':', like " +
+           (kind == "claim" ? "claim:sub" : "header:X-Api-Key");
+  }
+  std::string hint = closest_match(kind, kKeyKinds);
+  if (hint.empty() && means_client_ip(kind)) hint = "client_ip";
+  if (!hint.empty() && colon != std::string_view::npos && (hint == "claim" || hint == "header")) {
+    hint += ":" + std::string(text.substr(colon + 1));
+  }
+  if (hint == "claim" || hint == "header") hint += ":NAME";
+  return "unknown key part " + in_quotes(text) +
+         (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") + list;
+}
+
+void Loader::load_limit_cost(const Value& v, RateLimit& limit, std::vector<CostSite>& costs) {
+  if (v.node.IsMap()) {
+    load_method_costs(v, limit, costs);
+    return;
+  }
+  if (!v.node.IsScalar()) {
+    error(v, "expected a whole number from 1 to " + std::to_string(kMaxCost) +
+                 ", or a mapping of methods to costs like {default: 1, POST: 5}, got " +
+                 describe(v.node));
+    return;
+  }
+  if (const auto cost = whole_number(v, 1, kMaxCost)) {
+    limit.cost = *cost;
+    costs.push_back({"", *cost, v.line, v.path});
+  }
+}
+
+void Loader::load_method_costs(const Value& v, RateLimit& limit, std::vector<CostSite>& costs) {
+  const auto all = entries(v, "a mapping of methods to costs, like {default: 1, POST: 5}");
+  if (!all) return;
+  if (all->empty()) {
+    error(v,
+          "an empty mapping sets no cost: leave cost out for a cost of 1, or give costs like "
+          "{default: 1, POST: 5}");
+    return;
+  }
+  for (const Entry& entry : *all) {
+    const bool is_default = entry.name == "default";
+    if (!is_default) {
+      std::string problem = method_problem(entry.name);
+      if (to_lower(entry.name) == "default") problem = "write default in lower case";
+      if (!problem.empty()) {
+        error(entry.key_line, entry.value.path, problem + " (or default, for other methods)");
+        continue;
+      }
+    }
+    const auto cost = whole_number(entry.value, 1, kMaxCost);
+    if (!cost) continue;
+    if (is_default) {
+      limit.cost = *cost;
+    } else {
+      limit.method_costs.emplace_back(entry.name, *cost);
+    }
+    costs.push_back({is_default ? "" : entry.name, *cost, entry.value.line, entry.value.path});
+  }
+}
+
+// The missing policy applies to a claim or header that a request lacks; a client's address
+// and the route are always there.
+void Loader::check_missing_policy(const Entry& entry, const RateLimit& limit) {
+  const bool can_miss = std::any_of(limit.key.begin(), limit.key.end(), [](const auto& part) {
+    return part.kind == LimitKeyPart::Kind::claim || part.kind == LimitKeyPart::Kind::header;
+  });
+  if (can_miss || limit.key.empty()) return;
+  std::vector<std::string> parts;
+  for (const LimitKeyPart& part : limit.key) parts.push_back(key_part_text(part));
+  std::vector<std::string_view> views(parts.begin(), parts.end());
+  error(key_line(entry.value.node, "missing"), child_path(entry.value.path, "missing"),
+        "missing has no effect: a request always has this key (" + join(views) +
+            "), since only a claim:NAME or header:NAME part can be missing; remove it");
+}
+
+// A request that costs more than the burst could never pass (GCRA admits at most `burst`
+// at once): refused here rather than rejected forever.
+void Loader::check_costs(const RateLimit& limit, std::span<const CostSite> costs) {
+  const uint64_t burst = limit.effective_burst();
+  const std::string burst_text = limit.burst == 0 ? "the burst of " + std::to_string(burst) +
+                                                        " (the rate's count, as burst is not set)"
+                                                  : "the burst of " + std::to_string(burst);
+  for (const CostSite& site : costs) {
+    if (site.cost <= burst) continue;
+    const std::string what = site.method.empty() ? "" : " for " + site.method;
+    error(site.line, site.path,
+          "a cost of " + std::to_string(site.cost) + what + " is more than " + burst_text +
+              ": such requests could never pass; raise burst to at least " +
+              std::to_string(site.cost) + ", or lower the cost");
+  }
+}
+
+// The index of `v`'s text in `names`; reported, with a hint, when it is none of them.
+std::optional<size_t> Loader::one_of(const Value& v, std::string_view what,
+                                     std::span<const std::string_view> names,
+                                     std::span<const Alias> aliases) {
+  const std::vector<std::string_view> list(names.begin(), names.end());
+  const auto text = scalar(v, "one of " + join(list));
+  if (!text) return std::nullopt;
+  const auto found = std::find(names.begin(), names.end(), *text);
+  if (found != names.end()) return static_cast<size_t>(found - names.begin());
+  std::string hint = closest_match(*text, names);
+  for (const Alias& alias : aliases) {
+    if (to_lower(*text) == alias.word) hint = alias.meant;
+  }
+  error(v, "unknown " + std::string(what) + " " + in_quotes(*text) +
+               (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") + " (one of " +
+               join(list) + ")");
+  return std::nullopt;
+}
+
+// --- A route's limits ---------------------------------------------------------------------
+
+// The names, and where each accepted one is written.
+std::vector<Value> Loader::load_route_limits(const Value& v, std::vector<std::string>& names) {
+  if (is_empty_list(v.node)) {
+    error(v,
+          "an empty list applies no limit: leave limits out, or name the limits this route "
+          "must pass, like limits: [per_ip]");
+    return {};
+  }
+  names = strings(v, {"a limit name like per_ip", "[per_ip, per_user]", [&](std::string_view n) {
+                        return limits_valid_ ? limit_name_problem(n) : std::string();
+                      }});
+  const std::vector<Value> list =
+      v.node.IsSequence() ? items(v, "[per_ip, per_user]") : std::vector<Value>{v};
+  std::vector<Value> sites;
+  for (const std::string& name : names) {
+    const auto written = std::find_if(list.begin(), list.end(), [&](const Value& item) {
+      return item.node.IsScalar() && item.node.Scalar() == name;
+    });
+    sites.push_back(*written);
+  }
+  return sites;
+}
+
+std::string Loader::limit_name_problem(std::string_view name) const {
+  if (config_.find_limit(name)) return "";
+  if (config_.limits.empty()) {
+    return "no limit named " + in_quotes(name) + ": " +
+           (limits_section_ ? "no limits are defined under 'limits'"
+                            : "there is no 'limits' section") +
+           "; define it there, like limits: {" + std::string(name) +
+           ": {rate: 100/s, key: client_ip}}";
+  }
+  std::vector<std::string_view> defined;
+  for (const RateLimit& limit : config_.limits) defined.push_back(limit.name);
+  const std::string hint = closest_match(name, defined);
+  return "no limit named " + in_quotes(name) + " under limits" +
+         (hint.empty() ? "" : ": did you mean " + in_quotes(hint) + "?") +
+         " (defined limits: " + join(defined) + ")";
+}
+
+// A claim exists only once a token is verified, so a limit keyed on one needs the route to
+// authenticate.
+void Loader::check_route_limit_auth(const Route& route, std::span<const Value> limit_sites) {
+  if (route.auth && route.auth->mode != AuthMode::off) return;
+  for (size_t i = 0; i < route.limits.size(); ++i) {
+    const RateLimit* limit = config_.find_limit(route.limits[i]);
+    if (!limit || !has_claim_part(*limit)) continue;
+    const auto claim = std::find_if(limit->key.begin(), limit->key.end(), [](const auto& part) {
+      return part.kind == LimitKeyPart::Kind::claim;
+    });
+    const std::string why = route.auth ? "this route has auth: off" : "this route has no auth";
+    error(limit_sites[i], "limit " + in_quotes(limit->name) + " is keyed on " +
+                              key_part_text(*claim) +
+                              ", which only a verified token carries, and " + why +
+                              ": give the route auth (mode required or optional), or use a limit "
+                              "whose key has no claim part");
+  }
+}
+
 // --- Checks across sections -----------------------------------------------------------------
 
 void Loader::check_route_names() {
@@ -1810,6 +2312,24 @@ void Loader::check_token_headers() {
               forwarded->path + " (line " + std::to_string(forwarded->line) +
               ") forwards a claim in it, so no token would arrive: read the token from another "
               "header");
+  }
+}
+
+// A header that some route forwards a claim in is set by bulwark, not by the client: keyed on
+// directly, it is either stripped or forged. The claim itself is the key that was meant.
+void Loader::check_limit_key_headers() {
+  for (const TextSite& key : limit_key_headers_) {
+    const auto forwarded =
+        std::find_if(forwarded_headers_.begin(), forwarded_headers_.end(),
+                     [&](const TextSite& f) { return to_lower(f.name) == to_lower(key.name); });
+    if (forwarded == forwarded_headers_.end()) continue;
+    const std::string claim = forwarded->path.substr(forwarded->path.rfind("forward_claims.") +
+                                                     std::string_view("forward_claims.").size());
+    error(key.line, key.path,
+          in_quotes(key.name) + " is a header bulwark sets from a verified claim (" +
+              forwarded->path + ", line " + std::to_string(forwarded->line) +
+              "): what a client sends in it is never trusted; key on " +
+              in_quotes("claim:" + claim) + " instead");
   }
 }
 

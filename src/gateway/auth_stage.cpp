@@ -254,6 +254,7 @@ void AuthDecision::clear() {
   cache_hit = false;
   verified = false;
   token_verified = false;
+  identity.reset();
   outcome = {};
   forward.clear();
   drop_token_field = false;
@@ -327,6 +328,7 @@ void run_auth_stage(const RouteAuthPolicy& policy, const AuthServices& services,
   }
   d.outcome = d.cache_hit ? "ok_cached" : "ok";
   d.token_verified = true;
+  d.identity = result->claims;
   add_forwarded_claims(policy, claims, d);
   if (!policy.forward_token) {
     d.drop_token_field = true;

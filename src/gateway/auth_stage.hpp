@@ -61,9 +61,10 @@ struct AuthDecision {
   bool blocked = false;                     // refused by the brute-force guard
   bool guard_tripped = false;               // this failure started a cooldown
   bool cache_hit = false;
-  bool verified = false;        // a token was checked (cache_hit says how)
-  bool token_verified = false;  // ... and it passed
-  std::string_view outcome;     // access log "auth": ok, anonymous, blocked, or the reason
+  bool verified = false;                                 // a token was checked (cache_hit says how)
+  bool token_verified = false;                           // ... and it passed
+  std::shared_ptr<const auth::VerifiedClaims> identity;  // the verified claims, when it passed
+  std::string_view outcome;  // access log "auth": ok, anonymous, blocked, or the reason
   // When pass: headers for the upstream, and whether to drop the token's own field.
   std::vector<std::pair<std::string, std::string>> forward;  // header name, value
   bool drop_token_field = false;

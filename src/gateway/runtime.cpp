@@ -54,6 +54,50 @@ void add_claim_headers(const config::Route& route, std::vector<std::string>& nam
   }
 }
 
+CompiledLimit compile_limit(const config::RateLimit& from, uint32_t id) {
+  CompiledLimit limit{
+      .id = id,
+      .name = from.name,
+      .params = limit::gcra_params(
+          from.count, std::chrono::duration_cast<std::chrono::nanoseconds>(from.period).count(),
+          from.effective_burst()),
+      .count = from.count,
+      .period_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(from.period).count(),
+      .key = from.key,
+      .claim_paths = {},
+      .mode = from.mode,
+      .missing = from.missing,
+      .cost = from.cost,
+      .method_costs = from.method_costs};
+  for (const auto& part : from.key) {
+    bool claim = part.kind == config::LimitKeyPart::Kind::claim;
+    limit.claim_paths.push_back(claim ? auth::claim_path(part.name) : auth::ClaimPath{});
+    limit.needs_claims = limit.needs_claims || claim;
+  }
+  return limit;
+}
+
+void compile_limits(const config::Config& config, observe::Metrics& metrics, Runtime& runtime) {
+  for (const auto& from : config.limits) {
+    uint32_t id = metrics.limit_slot(from.name);
+    runtime.limit_store->set_limit_capacity(id, from.max_keys);
+    runtime.limits.push_back(compile_limit(from, id));
+  }
+}
+
+std::optional<RouteLimits> route_limits(const config::Route& route, const config::Config& config,
+                                        const Runtime& runtime) {
+  if (route.limits.empty()) return std::nullopt;
+  RouteLimits limits{.before_auth = {}, .after_auth = {}, .headers = route.limit_headers};
+  for (const auto& name : route.limits) {
+    for (uint32_t i = 0; i < config.limits.size(); ++i) {
+      if (config.limits[i].name != name) continue;
+      (runtime.limits[i].needs_claims ? limits.after_auth : limits.before_auth).push_back(i);
+    }
+  }
+  return limits;
+}
+
 }  // namespace
 
 bool Runtime::is_trusted_proxy(const std::array<uint8_t, 16>& ip) const {
@@ -64,9 +108,11 @@ bool Runtime::is_trusted_proxy(const std::array<uint8_t, 16>& ip) const {
 }
 
 CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, uint64_t generation,
-                              AuthEnvironment& auth_environment) {
+                              CompileEnvironment& environment) {
   auto runtime = std::make_shared<Runtime>();
-  runtime->auth = build_auth(config, auth_environment);
+  runtime->auth = build_auth(config, environment.auth);
+  runtime->limit_store = environment.limit_store;
+  compile_limits(config, metrics, *runtime);
   if (!runtime->auth.errors.empty()) return {nullptr, std::move(runtime->auth.errors)};
   runtime->router = http::Router(config.routes);
   runtime->generation = generation;
@@ -86,7 +132,8 @@ CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, 
     runtime->routes.push_back(CompiledRoute{.name = r.name,
                                             .upstream = upstream_index,
                                             .metrics_slot = metrics.route_slot(r.name),
-                                            .auth = route_auth(r, runtime->auth)});
+                                            .auth = route_auth(r, runtime->auth),
+                                            .limits = route_limits(r, config, *runtime)});
     add_claim_headers(r, runtime->claim_headers);
   }
   runtime->config = std::move(config);

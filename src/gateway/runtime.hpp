@@ -11,7 +11,9 @@
 #include "config/loader.hpp"
 #include "gateway/auth_setup.hpp"
 #include "gateway/auth_stage.hpp"
+#include "gateway/limit_stage.hpp"
 #include "http/router.hpp"
+#include "limit/memory_store.hpp"
 #include "observe/metrics.hpp"
 
 namespace bulwark::gateway {
@@ -30,6 +32,15 @@ struct CompiledRoute {
   size_t upstream = 0;  // index into Runtime::upstreams
   uint32_t metrics_slot = 0;
   std::optional<RouteAuthPolicy> auth;  // nullopt: no authentication on this route
+  std::optional<RouteLimits> limits;    // nullopt: no rate limit on this route
+};
+
+// What outlives one config: the key material's environment and the rate-limit state (a
+// reload keeps every client's position in its limits).
+struct CompileEnvironment {
+  AuthEnvironment auth;
+  std::shared_ptr<limit::MemoryStore> limit_store =
+      std::make_shared<limit::MemoryStore>(limit::MemoryStore::Options{});
 };
 
 struct Runtime {
@@ -42,6 +53,8 @@ struct Runtime {
   // Lower-case names of every forward_claims header of every route: removed from every
   // incoming request, whatever its route, so that no client can pose as a verified user.
   std::vector<std::string> claim_headers;
+  std::vector<CompiledLimit> limits;  // by index; CompiledLimit::id is the store's and metrics'
+  std::shared_ptr<limit::MemoryStore> limit_store;
 
   bool is_trusted_proxy(const std::array<uint8_t, 16>& ip) const;
 };
@@ -54,6 +67,6 @@ struct CompileResult {
 // `config` must be validated (load_config_* succeeded). Fails when key material cannot be
 // loaded (auth_setup.hpp).
 CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, uint64_t generation,
-                              AuthEnvironment& auth_environment);
+                              CompileEnvironment& environment);
 
 }  // namespace bulwark::gateway

@@ -69,6 +69,11 @@ uint32_t Metrics::upstream_slot(std::string_view upstream_name) {
   return slot_in(upstream_names_, upstream_name, MetricsShard::kMaxUpstreams);
 }
 
+uint32_t Metrics::limit_slot(std::string_view limit_name) {
+  std::lock_guard lock(names_mutex_);
+  return slot_in(limit_names_, limit_name, MetricsShard::kMaxLimits);
+}
+
 std::string Metrics::render_prometheus() const {
   std::lock_guard lock(names_mutex_);
   std::string out;
@@ -154,7 +159,25 @@ std::string Metrics::render_prometheus() const {
                  sum([](const MetricsShard& s) { return load(s.upstream_connects_); }),
                  sum([](const MetricsShard& s) { return load(s.upstream_reuses_); }));
   render_auth(out);
+  render_limits(out);
   return out;
+}
+
+void Metrics::render_limits(std::string& out) const {
+  static constexpr std::string_view kVerdicts[] = {"allowed", "rejected", "shadow_rejected"};
+  out +=
+      "# HELP bulwark_limit_requests_total Requests checked by a rate limit, by verdict "
+      "(shadow_rejected: over a limit in shadow mode, let through).\n"
+      "# TYPE bulwark_limit_requests_total counter\n";
+  for (size_t l = 0; l < limit_names_.size(); ++l) {
+    for (size_t v = 0; v < std::size(kVerdicts); ++v) {
+      uint64_t total = 0;
+      for (auto& s : shards_) total += load(s->limits_[l][v]);
+      fmt::format_to(std::back_inserter(out),
+                     "bulwark_limit_requests_total{{limit=\"{}\",verdict=\"{}\"}} {}\n",
+                     escape_label(limit_names_[l]), kVerdicts[v], total);
+    }
+  }
 }
 
 void Metrics::render_auth(std::string& out) const {

@@ -42,6 +42,12 @@ class MetricsShard {
   void auth_verified(bool cache_hit) { add(cache_hit ? auth_cache_hits_ : auth_cache_misses_, 1); }
   void auth_blocked() { add(auth_blocked_, 1); }
 
+  static constexpr size_t kMaxLimits = 256;
+  enum class LimitVerdict : uint8_t { allowed = 0, rejected, shadow_rejected, count };
+  void limit_verdict(uint32_t limit_slot, LimitVerdict verdict) {
+    add(limits_[limit_slot < kMaxLimits ? limit_slot : 0][size_t(verdict)], 1);
+  }
+
  private:
   friend class Metrics;
   template <class T, class D>
@@ -66,6 +72,7 @@ class MetricsShard {
   std::atomic<uint64_t> auth_cache_hits_{0};
   std::atomic<uint64_t> auth_cache_misses_{0};
   std::atomic<uint64_t> auth_blocked_{0};
+  std::array<std::array<std::atomic<uint64_t>, size_t(LimitVerdict::count)>, kMaxLimits> limits_{};
 };
 
 class Metrics {
@@ -76,6 +83,7 @@ class Metrics {
   // Stable slots for label values; names are never forgotten, so a reload keeps counters.
   uint32_t route_slot(std::string_view route_name);
   uint32_t upstream_slot(std::string_view upstream_name);
+  uint32_t limit_slot(std::string_view limit_name);
 
   std::string render_prometheus() const;
   // Names the auth failure reason slots (MetricsShard::auth_failure); "" for unused slots.
@@ -90,9 +98,11 @@ class Metrics {
   mutable std::mutex names_mutex_;
   std::vector<std::string> route_names_;     // index = slot
   std::vector<std::string> upstream_names_;  // index = slot
+  std::vector<std::string> limit_names_;     // index = slot
   std::string_view (*auth_reason_name_)(size_t) = nullptr;
 
   void render_auth(std::string& out) const;
+  void render_limits(std::string& out) const;
 };
 
 }  // namespace bulwark::observe

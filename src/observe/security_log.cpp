@@ -106,9 +106,14 @@ void log_security_event(const SecurityEvent& event) {
   append_field(line, "client_ip", event.client_ip);
   append_field(line, "route", event.route);
   append_field(line, "request_id", event.request_id);
-  append_field(line, "alg", event.alg);
-  append_field(line, "kid", event.kid);
-  append_field(line, "iss", event.iss);
+  if (event.limit) {
+    append_field(line, "limit", event.limit);
+    append_field(line, "key", event.key);
+  } else {
+    append_field(line, "alg", event.alg);
+    append_field(line, "kid", event.kid);
+    append_field(line, "iss", event.iss);
+  }
   if (event.cooldown_s) {
     line += ",\"cooldown_s\":";
     line += std::to_string(*event.cooldown_s);

@@ -21,6 +21,8 @@ struct SecurityEvent {
   std::optional<std::string_view> kid;
   std::optional<std::string_view> iss;
   std::optional<uint64_t> cooldown_s;
+  std::optional<std::string_view> limit;  // rate_limited: the limit's name and key
+  std::optional<std::string_view> key;
 };
 
 void log_security_event(const SecurityEvent& event);

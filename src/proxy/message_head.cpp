@@ -173,6 +173,7 @@ void write_client_response_head(const ClientResponseHead& head, std::string& out
   if (!has_date && !head.date.empty()) append_field(out, "Date", head.date);
   append_content_length(out, head.content_length);
   append_field(out, "X-Request-Id", head.request_id);
+  out += head.gateway_lines;
   if (head.framing == BodyFraming::chunked) out += "Transfer-Encoding: chunked\r\n";
   if (!head.keep_alive) {
     out += "Connection: close\r\n";

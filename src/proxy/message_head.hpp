@@ -52,8 +52,9 @@ struct ClientResponseHead {
   BodyFraming framing = BodyFraming::none;  // chunked: Transfer-Encoding: chunked is added
   std::optional<uint64_t> content_length;   // written when set (incoming ones never are)
   bool keep_alive = true;
-  bool client_http10 = false;  // keep-alive must then be said explicitly
-  std::string_view date;       // added when the upstream sent no Date
+  bool client_http10 = false;      // keep-alive must then be said explicitly
+  std::string_view date;           // added when the upstream sent no Date
+  std::string_view gateway_lines;  // whole "Name: value\r\n" lines bulwark adds (rate limits)
 };
 
 // HTTP/1.1 response head for the client: hop-by-hop and framing fields dropped (framing is

@@ -17,6 +17,7 @@
 #include "auth/token_source.hpp"
 #include "config/units.hpp"
 #include "gateway/client_address.hpp"
+#include "gateway/limit_stage.hpp"
 #include "http/forwarded_headers.hpp"
 #include "http/framing.hpp"
 #include "http/path_normalizer.hpp"
@@ -184,7 +185,8 @@ struct Exchange {
   int64_t upstream_us = -1;
   std::string upstream_label;
   std::string_view error;
-  std::string_view auth;  // the auth stage's outcome, for the access log
+  std::string_view auth;   // the auth stage's outcome, for the access log
+  std::string_view limit;  // the limit stages' outcome, for the access log
   // What the client asked for, captured before the head is rewritten for the upstream.
   unsigned client_version = 11;
   bool client_keep_alive = true;
@@ -305,6 +307,17 @@ class ClientConnection final : public Deadline {
   void write_upstream_head(const RequestParser& parser, proxy::BodyFraming framing);
   // Runs the route's authentication; false (with the refusal set) when it refuses.
   bool authenticate(const gateway::RouteAuthPolicy& policy);
+  // Runs one group of the route's rate limits; false (with the refusal set) when one refuses.
+  bool check_limits(const gateway::RouteLimits& limits, std::span<const uint32_t> group);
+  // Who the client is (trusted proxies applied), worked out once per request when needed.
+  const gateway::ClientAddress& client() {
+    if (!client_resolved_) {
+      client_address_ = gateway::client_address({client_ip_bytes_, client_ip_, true},
+                                                runtime_->config.server.trusted_proxies, fields_);
+      client_resolved_ = true;
+    }
+    return client_address_;
+  }
   // The request's fields as the upstream gets them: claim headers stripped (every route),
   // the verified claims added and the token dropped as the route says.
   void prepare_upstream_fields(const gateway::CompiledRoute& route);
@@ -366,6 +379,10 @@ class ClientConnection final : public Deadline {
   Exchange exchange_;
   ErrorReply refusal_;
   gateway::AuthDecision auth_decision_;
+  gateway::LimitOutcome limit_outcome_;
+  std::string limit_lines_;  // rate-limit fields for this response ("Name: value\r\n" lines)
+  gateway::ClientAddress client_address_;
+  bool client_resolved_ = false;
   size_t head_bytes_ = 0;  // set by read_head when it returns Head::ready
   Phase phase_ = Phase::idle;
   std::optional<Phase> expired_;
@@ -482,6 +499,9 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   exchange_.route = route.name;
   exchange_.route_slot = route.metrics_slot;
   auth_decision_.clear();
+  limit_outcome_.clear();
+  limit_lines_.clear();
+  client_resolved_ = false;
 
   if (request.method() == bhttp::verb::trace) {
     // TRACE echoes the request, credentials included, back to the page that sent it
@@ -498,7 +518,11 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
       co_return co_await reply_options(allow, client_keep_alive);
     }
   }
-  if (route.auth && !authenticate(*route.auth)) {
+  // DESIGN.md order: client limits, authenticate + authorize, identity limits.
+  bool admitted = (!route.limits || check_limits(*route.limits, route.limits->before_auth)) &&
+                  (!route.auth || authenticate(*route.auth)) &&
+                  (!route.limits || check_limits(*route.limits, route.limits->after_auth));
+  if (!admitted) {
     co_await reply_error(refusal_, client_keep_alive && !draining_);
     co_return client_keep_alive;
   }
@@ -592,8 +616,7 @@ bool ClientConnection::resolve_target() {
 
 bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
   const auto& request = request_parser_->get();
-  auto client = gateway::client_address({client_ip_bytes_, client_ip_},
-                                        runtime_->config.server.trusted_proxies, fields_);
+  const auto& client = this->client();
   // An unknown client is not throttled: the guard would throttle its proxy, and with it
   // every client behind it.
   const gateway::AuthServices services{runtime_->auth.authenticator.get(),
@@ -620,6 +643,38 @@ bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
   if (decision.retry_after_s > 0) {
     refusal_.more_fields += "\r\nRetry-After: ";
     refusal_.more_fields += std::to_string(decision.retry_after_s);
+  }
+  return false;
+}
+
+bool ClientConnection::check_limits(const gateway::RouteLimits& limits,
+                                    std::span<const uint32_t> group) {
+  if (group.empty()) return true;
+  const auto& identity = auth_decision_.identity;
+  const gateway::LimitRequest request{.fields = fields_,
+                                      .method = exchange_.method,
+                                      .route = exchange_.route,
+                                      .request_id = exchange_.request_id,
+                                      .client = client(),
+                                      .claims = identity ? &identity->claims : nullptr};
+  const gateway::LimitServices services{
+      .store = runtime_->limit_store.get(),
+      .observe =
+          [](void* context, const gateway::CompiledLimit& limit, gateway::LimitVerdict verdict) {
+            static_cast<observe::MetricsShard*>(context)->limit_verdict(
+                limit.id, static_cast<observe::MetricsShard::LimitVerdict>(verdict));
+          },
+      .observer_context = &worker_.metrics()};
+  bool allowed = gateway::run_limit_stage(group, runtime_->limits, services, request,
+                                          gateway::limit_clock_ns(), limit_outcome_);
+  exchange_.limit = limit_outcome_.log_outcome;
+  limit_lines_.clear();
+  gateway::append_limit_fields(limit_outcome_, limits.headers, limit_lines_);
+  if (allowed) return true;
+  refusal_ = ErrorReply{429, limit_outcome_.detail, {}, "rate_limited", {}};
+  if (limit_outcome_.retry_after_s > 0) {
+    refusal_.more_fields += "\r\nRetry-After: ";
+    refusal_.more_fields += std::to_string(limit_outcome_.retry_after_s);
   }
   return false;
 }
@@ -961,7 +1016,8 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
                                                               .content_length = content_length,
                                                               .keep_alive = keep_alive,
                                                               .client_http10 = client_http10,
-                                                              .date = worker_.http_date()},
+                                                              .date = worker_.http_date(),
+                                                              .gateway_lines = limit_lines_},
                                     response_head_);
   exchange_.status = status;
 
@@ -1019,6 +1075,8 @@ void ClientConnection::end_exchange() {
   exchange_.upstream_us = -1;
   exchange_.error = {};
   exchange_.auth = {};
+  exchange_.limit = {};
+  limit_lines_.clear();
   exchange_.client_version = 11;
   exchange_.client_keep_alive = true;
   exchange_.expects_continue = false;
@@ -1070,6 +1128,10 @@ asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, boo
     out += error.allow;
   }
   out += error.more_fields;
+  if (!limit_lines_.empty()) {
+    out += "\r\n";
+    out.append(limit_lines_, 0, limit_lines_.size() - 2);  // the lines without the last CRLF
+  }
   append_connection_field(out, keep_alive);
   bool head_request = exchange_.method == "HEAD";
   if (!head_request) out += body;
@@ -1104,6 +1166,7 @@ void ClientConnection::finish_exchange() {
   record.upstream = exchange_.upstream_label;
   record.error = exchange_.error;
   record.auth = exchange_.auth;
+  record.limit = exchange_.limit;
   log.append(record);
 }
 

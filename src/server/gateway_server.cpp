@@ -77,7 +77,7 @@ struct GatewayServer::Impl {
   std::optional<asio::steady_timer> drain_timer;
   Clock::time_point drain_deadline;
 
-  gateway::AuthEnvironment auth_environment;
+  gateway::CompileEnvironment compile_environment;
   JwksFetcher jwks_fetcher;
   mutable std::mutex key_sets_mutex;
   std::vector<std::shared_ptr<auth::RemoteKeySet>> key_sets;  // of the current config
@@ -99,7 +99,7 @@ struct GatewayServer::Impl {
 
   gateway::CompileResult compile(const config::Config& config) {
     auto result =
-        gateway::compile_runtime(config, shared.metrics, generation + 1, auth_environment);
+        gateway::compile_runtime(config, shared.metrics, generation + 1, compile_environment);
     if (!result.runtime) return result;
     ++generation;
     for (const auto& warning : result.runtime->auth.warnings) {
