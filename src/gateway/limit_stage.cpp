@@ -14,10 +14,16 @@ namespace {
 
 using config::LimitKeyPart;
 
-constexpr char kPartSeparator = '\x1f';
-constexpr std::string_view kClientIpFallback = "\x1e";  // keeps fallback keys apart
-constexpr std::size_t kMaxChecks = 16;
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+
+// Each part goes into the key as "<tag><length>:<value>": claim values may hold any byte, so
+// no separator could keep `a|b` + `c` apart from `a` + `b|c`; a length can.
+void append_encoded(std::string& out, char tag, std::string_view value) {
+  out += tag;
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+}
 
 // Appends the request's value for one key part; false when the request has none.
 bool append_part(const CompiledLimit& limit, std::size_t i, const LimitRequest& request,
@@ -25,15 +31,15 @@ bool append_part(const CompiledLimit& limit, std::size_t i, const LimitRequest& 
   const LimitKeyPart& part = limit.key[i];
   switch (part.kind) {
     case LimitKeyPart::Kind::client_ip:
-      out += request.client.text;
+      append_encoded(out, 'i', request.client.text);
       return true;
     case LimitKeyPart::Kind::route:
-      out += request.route;
+      append_encoded(out, 'r', request.route);
       return true;
     case LimitKeyPart::Kind::header:
       for (const auto& field : request.fields) {
         if (http::iequals(field.name, part.name) && !field.value.empty()) {
-          out += field.value;
+          append_encoded(out, 'h', field.value);
           return true;
         }
       }
@@ -44,9 +50,9 @@ bool append_part(const CompiledLimit& limit, std::size_t i, const LimitRequest& 
       if (value == nullptr || value->is_null()) return false;
       if (value->is_string()) {
         if (value->get_string().empty()) return false;
-        out += value->get_string();
+        append_encoded(out, 'c', value->get_string());
       } else {
-        out += boost::json::serialize(*value);
+        append_encoded(out, 'c', boost::json::serialize(*value));
       }
       return true;
     }
@@ -60,7 +66,6 @@ enum class KeyState { ready, skip, reject };
 KeyState build_key(const CompiledLimit& limit, const LimitRequest& request, std::string& out) {
   out.clear();
   for (std::size_t i = 0; i < limit.key.size(); ++i) {
-    if (i > 0) out += kPartSeparator;
     if (append_part(limit, i, request, out)) continue;
     switch (limit.missing) {
       case config::RateLimit::Missing::skip:
@@ -68,12 +73,32 @@ KeyState build_key(const CompiledLimit& limit, const LimitRequest& request, std:
       case config::RateLimit::Missing::reject:
         return KeyState::reject;
       case config::RateLimit::Missing::client_ip:
-        out.assign(kClientIpFallback);
-        out += request.client.text;
+        out.clear();
+        append_encoded(out, 'f', request.client.text);  // apart from a client_ip part
         return KeyState::ready;
     }
   }
   return KeyState::ready;
+}
+
+// The key as people read it in the log: the parts' values joined with " | ", and a client
+// address standing in for a missing part shown as "client_ip=ADDRESS".
+std::string display_key(std::string_view encoded) {
+  std::string out;
+  while (!encoded.empty()) {
+    char tag = encoded.front();
+    std::size_t colon = encoded.find(':');
+    if (colon == std::string_view::npos) break;
+    std::size_t length = 0;
+    for (char c : encoded.substr(1, colon - 1))
+      length = length * 10 + static_cast<std::size_t>(c - '0');
+    std::string_view value = encoded.substr(colon + 1, length);
+    if (!out.empty()) out += " | ";
+    if (tag == 'f') out += "client_ip=";
+    out += value;
+    encoded.remove_prefix(std::min(encoded.size(), colon + 1 + length));
+  }
+  return out;
 }
 
 uint64_t seconds_up(int64_t ns) {
@@ -83,13 +108,14 @@ uint64_t seconds_up(int64_t ns) {
 
 void log_rejection(const LimitRequest& request, const CompiledLimit& limit, std::string_view key,
                    bool shadow) {
+  const std::string shown = display_key(key);
   observe::log_security_event({.event = shadow ? "rate_limited_shadow" : "rate_limited",
                                .reason = shadow ? "shadow" : "over_limit",
                                .client_ip = request.client.text,
                                .route = request.route,
                                .request_id = request.request_id,
                                .limit = limit.name,
-                               .key = key.substr(0, 128)});
+                               .key = std::string_view(shown).substr(0, 128)});
 }
 
 void observe(const LimitServices& services, const CompiledLimit& limit, LimitVerdict verdict) {
@@ -106,13 +132,26 @@ void note_tightest(LimitOutcome& outcome, const CompiledLimit& limit,
   }
 }
 
-void reject(LimitOutcome& outcome, const CompiledLimit& limit, uint64_t retry_after_s,
-            std::string detail) {
+// The access log keeps the gravest outcome of the request's stages.
+void note_outcome(LimitOutcome& outcome, std::string_view verdict) {
+  auto rank = [](std::string_view v) {
+    return v == "rejected" ? 3 : v == "shadow_rejected" ? 2 : v == "ok" ? 1 : 0;
+  };
+  if (rank(verdict) > rank(outcome.log_outcome)) outcome.log_outcome = verdict;
+}
+
+void reject(LimitOutcome& outcome, uint64_t retry_after_s, std::string detail) {
   outcome.rejected = true;
   outcome.retry_after_s = retry_after_s;
   outcome.detail = std::move(detail);
-  outcome.log_outcome = "rejected";
-  (void)limit;
+  note_outcome(outcome, "rejected");
+}
+
+void shadow_rejection(const LimitServices& services, const CompiledLimit& limit,
+                      const LimitRequest& request, std::string_view key, LimitOutcome& outcome) {
+  observe(services, limit, LimitVerdict::shadow_rejected);
+  log_rejection(request, limit, key, true);
+  note_outcome(outcome, "shadow_rejected");
 }
 
 // Shadow limits: each alone, so that one over its limit does not keep the others from
@@ -121,11 +160,12 @@ void run_shadow(const CompiledLimit& limit, std::string_view key, const LimitReq
                 const LimitServices& services, int64_t now_ns, LimitOutcome& outcome) {
   limit::LimitCheck check{limit.id, key, limit.params, limit.cost_of(request.method)};
   limit::LimitResult result{};
-  bool allowed = services.store->check_all({&check, 1}, now_ns, {&result, 1});
-  observe(services, limit, allowed ? LimitVerdict::allowed : LimitVerdict::shadow_rejected);
-  if (allowed) return;
-  log_rejection(request, limit, key, true);
-  if (outcome.log_outcome.empty()) outcome.log_outcome = "shadow_rejected";
+  if (services.store->check_all({&check, 1}, now_ns, {&result, 1})) {
+    observe(services, limit, LimitVerdict::allowed);
+    note_outcome(outcome, "ok");
+    return;
+  }
+  shadow_rejection(services, limit, request, key, outcome);
 }
 
 }  // namespace
@@ -149,40 +189,48 @@ void LimitOutcome::clear() {
 bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLimit> limits,
                      const LimitServices& services, const LimitRequest& request, int64_t now_ns,
                      LimitOutcome& outcome) {
-  thread_local std::array<std::string, kMaxChecks> keys;
-  std::array<limit::LimitCheck, kMaxChecks> checks;
-  std::array<const CompiledLimit*, kMaxChecks> checked{};
-  std::array<limit::LimitResult, kMaxChecks> results{};
-  std::size_t count = 0;
-  for (uint32_t index : group) {
-    if (count == kMaxChecks) break;
-    const CompiledLimit& limit = limits[index];
-    std::string& key = keys[count];
+  // Per-thread buffers: sized by the largest group seen, no allocation per request after.
+  thread_local std::vector<std::string> keys;
+  thread_local std::vector<limit::LimitCheck> checks;
+  thread_local std::vector<const CompiledLimit*> checked;
+  thread_local std::vector<limit::LimitResult> results;
+  if (keys.size() < group.size()) keys.resize(group.size());
+  checks.clear();
+  checked.clear();
+  const CompiledLimit* lacking = nullptr;  // an enforced limit whose key value is missing
+  for (std::size_t g = 0; g < group.size(); ++g) {
+    const CompiledLimit& limit = limits[group[g]];
+    std::string& key = keys[g];
     KeyState state = build_key(limit, request, key);
+    const bool shadow = limit.mode == config::RateLimit::Mode::shadow;
     if (state == KeyState::skip) continue;
-    if (state == KeyState::reject) {
-      if (limit.mode == config::RateLimit::Mode::shadow) continue;
-      observe(services, limit, LimitVerdict::rejected);
-      log_rejection(request, limit, "", false);
-      reject(outcome, limit, 0,
-             "this route's rate limit '" + limit.name + "' needs a value the request lacks");
-      return false;
-    }
-    if (limit.mode == config::RateLimit::Mode::shadow) {
+    if (state == KeyState::reject && shadow) {
+      shadow_rejection(services, limit, request, "", outcome);
+    } else if (state == KeyState::reject) {
+      if (lacking == nullptr) lacking = &limit;
+    } else if (shadow) {
       run_shadow(limit, key, request, services, now_ns, outcome);
-      continue;
+    } else {
+      checks.push_back({limit.id, key, limit.params, limit.cost_of(request.method)});
+      checked.push_back(&limit);
     }
-    checks[count] = {limit.id, key, limit.params, limit.cost_of(request.method)};
-    checked[count] = &limit;
-    ++count;
   }
+  if (lacking != nullptr) {
+    observe(services, *lacking, LimitVerdict::rejected);
+    log_rejection(request, *lacking, "", false);
+    reject(outcome, 0,
+           "this route's rate limit '" + lacking->name + "' needs a value the request lacks");
+    return false;
+  }
+  const std::size_t count = checks.size();
   if (count == 0) return true;
+  results.resize(count);
   if (services.store->check_all({checks.data(), count}, now_ns, {results.data(), count})) {
     for (std::size_t i = 0; i < count; ++i) {
       observe(services, *checked[i], LimitVerdict::allowed);
       note_tightest(outcome, *checked[i], results[i]);
     }
-    if (outcome.log_outcome.empty()) outcome.log_outcome = "ok";
+    note_outcome(outcome, "ok");
     return true;
   }
   // Rejected: tell the client the longest wait among the limits it is over.
@@ -205,7 +253,7 @@ bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLi
   // The loader refuses a cost over the burst, so a wait is always finite; stay safe anyway.
   const uint64_t seconds =
       wait_ns == limit::kRetryNever ? 0 : std::max<uint64_t>(seconds_up(wait_ns), 1);
-  reject(outcome, *over, seconds,
+  reject(outcome, seconds,
          "rate limit '" + over->name + "' exceeded; retry in " + std::to_string(seconds) + " s");
   return false;
 }
