@@ -13,6 +13,7 @@
 #   BENCH_RUNS=2            measured runs per proxy target (alternating bulwark, peer, ...)
 #   BENCH_SCENARIOS="direct proxy jwt"   which scenario_* functions to run, in order
 #   BENCH_JWT_ALGS="HS256 ES256"   jwt scenario: which token algorithms, in order
+#                           (the limit scenario is opt-in: BENCH_SCENARIOS="... limit")
 #   BENCH_PERF=0            1: after the measured runs, profile bulwark with `perf record`
 #                           during one extra (unrecorded) run; report in BUILD_DIR/bench-perf.txt
 #   BENCH_KEEP=0            1: keep the temp dir (configs, logs) even on success
@@ -63,6 +64,7 @@ results_json=$build_dir/bench-results.json
 needed_tools=(wrk)
 [[ " ${scenarios[*]} " == *" proxy "* ]] && needed_tools+=(nginx)
 [[ " ${scenarios[*]} " == *" jwt "* ]] && needed_tools+=(haproxy openssl curl)
+[[ " ${scenarios[*]} " == *" limit "* ]] && needed_tools+=(haproxy nginx curl)
 for tool in "${needed_tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool not found: scripts/install-deps.sh --bench"
 done
@@ -280,11 +282,11 @@ EOF
   check_ok "$name" "http://127.0.0.1:$bulwark_port$bench_path"
 }
 
-# start_nginx NAME [EXTRA_LOCATION_DIRECTIVES]: nginx as a reverse proxy for /api/ in
-# front of the same origin, everything (pid, logs, temp files) under $tmp/NAME.
-# Sets nginx_port, nginx_pid.
+# start_nginx NAME [EXTRA_LOCATION_DIRECTIVES [EXTRA_HTTP_DIRECTIVES]]: nginx as a reverse
+# proxy for /api/ in front of the same origin, everything (pid, logs, temp files) under
+# $tmp/NAME. Sets nginx_port, nginx_pid.
 start_nginx() {
-  local name=$1 extra=${2:-} dir=$tmp/$1 user_line="" temp_paths="" m
+  local name=$1 extra=${2:-} http_extra=${3:-} dir=$tmp/$1 user_line="" temp_paths="" m
   free_port nginx_port
   mkdir -p "$dir"
   # As root, nginx would switch its workers to "nobody", which cannot use our 0700 temp dir.
@@ -310,6 +312,7 @@ events {
 http {
   access_log off;
   $temp_paths
+  $http_extra
   upstream origin {
     server 127.0.0.1:$origin_port;
     keepalive 64;
@@ -521,7 +524,13 @@ EOR
 # ---------------------------------------------------------------------------------------
 # Measuring
 res_scenario=() res_target=() res_run=() res_rps=() res_p99=() res_requests=() res_errors=()
-res_cpu=() res_cpu_per_req=() res_origin_cpu=() res_wrk_cpu=() res_other_cpu=()
+res_cpu=() res_cpu_per_req=() res_origin_cpu=() res_wrk_cpu=() res_other_cpu=() res_non2xx=()
+
+# Set by a scenario whose runs are meant to be refused (limit-rejecting): "RATE BURST" of the
+# limit under test. Then non-2xx answers are the point, not errors: a run's `errors` counts
+# socket errors plus 2xx answers beyond what the limit can allow (RATE x (duration + 1) +
+# BURST), and after each run the target must still answer 429 (limit_check_refusing).
+bench_reject=""
 
 # wrk in the background + wait, so that a signal to this script is handled at once (bash
 # defers traps until a foreground command ends); the EXIT trap stops it by PID.
@@ -542,7 +551,7 @@ wrk_cmd() {  # SECONDS URL OUTPUT_FILE
 # whose CPU use (with its children) over the run is recorded next to the origin's.
 measure() {
   local scenario=$1 target=$2 run=$3 url=$4 pid=$5 out=$tmp/wrk-$1-$2-$3.txt
-  local t0 t1 o0 o1 h0 h1 w0 w1 start end parsed rps p99 requests errors
+  local t0 t1 o0 o1 h0 h1 w0 w1 start end parsed rps p99 requests non2xx sockerr errors
   log "measuring $scenario / $target run $run: ${duration_s}s, -c$connections -t$wrk_threads $url"
   t0=$(cpu_ticks "$pid") o0=$(cpu_ticks "$origin_pid") h0=$(host_ticks) start=$(date +%s.%N)
   children_cpu w0
@@ -560,13 +569,23 @@ measure() {
     $1 == "99%" { p99 = ms($2) }
     $1 == "Requests/sec:" { rps = $2 }
     $2 == "requests" && $3 == "in" { requests = $1 }
-    /Non-2xx or 3xx responses:/ { errors += $NF }
-    /Socket errors:/ { for (i = 3; i <= NF; i += 2) { v = $(i + 1); sub(/,/, "", v); errors += v } }
-    END { printf "%s %.3f %s %d\n", rps, p99, requests, errors }' "$out")
-  read -r rps p99 requests errors <<<"$parsed"
+    /Non-2xx or 3xx responses:/ { non2xx += $NF }
+    /Socket errors:/ { for (i = 3; i <= NF; i += 2) { v = $(i + 1); sub(/,/, "", v); sockerr += v } }
+    END { printf "%s %.3f %s %d %d\n", rps, p99, requests, non2xx, sockerr }' "$out")
+  read -r rps p99 requests non2xx sockerr <<<"$parsed"
   [[ -n "$rps" && "$rps" != 0 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+  if [[ -n "$bench_reject" ]]; then
+    local allowance
+    allowance=$(awk -v rb="$bench_reject" -v d="$duration_s" \
+      'BEGIN { split(rb, a, " "); printf "%d", a[1] * (d + 1) + a[2] }')
+    errors=$((sockerr + (requests - non2xx > allowance ? requests - non2xx - allowance : 0)))
+    limit_check_refusing "$target" "$url" "after run $run"
+  else
+    errors=$((non2xx + sockerr))
+  fi
   res_scenario+=("$scenario") res_target+=("$target") res_run+=("$run")
   res_rps+=("$rps") res_p99+=("$p99") res_requests+=("$requests") res_errors+=("$errors")
+  res_non2xx+=("$non2xx")
   res_cpu+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v a="$start" -v b="$end" \
     'BEGIN { printf "%.2f", d / hz / (b - a) }')")
   res_cpu_per_req+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$requests" \
@@ -580,7 +599,11 @@ measure() {
     -v same="$([[ $pid == "$origin_pid" ]] && echo 1 || echo 0)" -v hz="$clk_tck" \
     -v w="${res_wrk_cpu[-1]}" -v s="$start" -v e="$end" \
     'BEGIN { x = (h - t - (same ? 0 : o)) / hz / (e - s) - w; printf "%.2f", (x < 0 ? 0 : x) }')")
-  ((errors == 0)) || log "WARNING: $target had $errors errors/non-2xx responses in run $run"
+  if [[ -n "$bench_reject" ]]; then
+    ((errors == 0)) || log "WARNING: $target had $errors socket errors or 2xx beyond the limit in run $run"
+  else
+    ((errors == 0)) || log "WARNING: $target had $errors errors/non-2xx responses in run $run"
+  fi
 }
 
 warm_up() {  # TARGET URL
@@ -636,7 +659,7 @@ perf_profile() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Scenarios: one function each. Later: limit + proxy, JWT + proxy, cache hit, ...
+# Scenarios: one function each (scenario_limit is above, with its checks). Later: cache hit, ...
 
 # The origin alone, for reference: what the proxies' numbers are bounded by.
 scenario_direct() {
@@ -691,6 +714,119 @@ scenario_jwt() {
   stop_started bulwark-jwt
 }
 
+# Rate limit, then proxy: bulwark vs HAProxy 2.6 (stick-table, http_req_rate) vs nginx
+# (limit_req), one per-client-IP limit each, same origin, same worker/thread count, keep-alive
+# to the origin. Two sub-runs, each with its own freshly started processes:
+#   limit-allowed    a limit nobody reaches: the cost of checking and counting every request
+#                    (bulwark also writes RateLimit / RateLimit-Policy on every response)
+#   limit-rejecting  RATE/s with burst BURST: wrk from 127.0.0.1 gets ~all 429, the cost of
+#                    a rejection
+# wrk comes from one address, so every request hits one key: the most contended case of each
+# store. Before any load each target must show the expected behaviour (limit_check_*).
+limit_allowed_rate=1000000 limit_allowed_burst=1000000
+limit_reject_rate=10 limit_reject_burst=10
+
+# burst_codes URL N: N GETs of URL in one curl (one keep-alive connection while the server
+# keeps it), back to back; prints the status codes, one per line.
+burst_codes() {
+  local url=$1 n=$2 i
+  local -a args=()
+  for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$url"); done
+  curl -s --max-time 10 -w '%{http_code}\n' "${args[@]}" || true
+}
+
+limit_fail() {  # NAME WHAT CODES...
+  local name=$1 what=$2
+  shift 2
+  show_log "$name"
+  die "$name: $what, so its figures would be meaningless; status codes: $(echo "$@" | tr '\n' ' ')"
+}
+
+# limit_check_allowing NAME URL: a burst of 200 requests must all pass (200); bulwark's
+# responses must carry the RateLimit fields we say it writes.
+limit_check_allowing() {
+  local name=$1 url=$2 codes n_ok
+  codes=$(burst_codes "$url" 200)
+  n_ok=$(grep -c '^200$' <<<"$codes" || true)
+  ((n_ok == 200)) || limit_fail "$name" "a burst of 200 under the high limit was not all 200" $codes
+  if [[ "$name" == bulwark* ]]; then
+    curl -s -D - -o /dev/null --max-time 5 "$url" | tr -d '\r' >"$tmp/$name.headers" || true
+    grep -qi '^ratelimit-policy: ' "$tmp/$name.headers" && grep -qi '^ratelimit: ' "$tmp/$name.headers" ||
+      limit_fail "$name" "no RateLimit / RateLimit-Policy fields on an allowed response" "$(cat "$tmp/$name.headers")"
+  fi
+  log "$name: a burst of 200 requests all answered 200"
+}
+
+# limit_check_rejecting NAME URL: on a fresh target (one request used by its start-up check),
+# a burst of 40 must start with 200s, let at most BURST + 5 through, and end in 429s only.
+limit_check_rejecting() {
+  local name=$1 url=$2 codes n_ok n_429 tail_codes
+  codes=$(burst_codes "$url" 40)
+  n_ok=$(grep -c '^200$' <<<"$codes" || true)
+  n_429=$(grep -c '^429$' <<<"$codes" || true)
+  tail_codes=$(tail -n 10 <<<"$codes" | sort -u)
+  [[ "$(head -n1 <<<"$codes")" == 200 && $((n_ok + n_429)) -eq 40 && $n_ok -le $((limit_reject_burst + 5)) &&
+    "$tail_codes" == 429 ]] ||
+    limit_fail "$name" "a burst of 40 under ${limit_reject_rate}/s (burst $limit_reject_burst) did not go 200s then 429s" $codes
+  if [[ "$name" == bulwark* ]]; then
+    curl -s -D - -o /dev/null --max-time 5 "$url" | tr -d '\r' >"$tmp/$name.headers" || true
+    grep -q '^HTTP/1.1 429' "$tmp/$name.headers" && grep -qi '^retry-after: ' "$tmp/$name.headers" ||
+      limit_fail "$name" "its refusal is not a 429 with Retry-After" "$(cat "$tmp/$name.headers")"
+  fi
+  log "$name: a burst of 40 requests: $n_ok answered 200, then $n_429 answered 429"
+}
+
+# limit_check_refusing NAME URL WHEN: after a rejecting run, the target still refuses with
+# 429 (so wrk's non-2xx were 429s, not a broken proxy's 502s): 15 of 20 at least.
+limit_check_refusing() {
+  local name=$1 url=$2 codes n_ok n_429
+  codes=$(burst_codes "$url" 20)
+  n_ok=$(grep -c '^200$' <<<"$codes" || true)
+  n_429=$(grep -c '^429$' <<<"$codes" || true)
+  ((n_ok + n_429 == 20 && n_429 >= 15)) ||
+    limit_fail "$name" "$3, a burst of 20 was not refused with 429" $codes
+}
+
+limit_subrun() {  # SUBRUN RATE BURST
+  local label=limit-$1 rate=$2 burst=$3 b_port b_pid h_port h_pid n_port n_pid target
+  start_bulwark "bulwark-$label" "limits:
+  per_ip:
+    rate: $rate/s
+    burst: $burst
+    key: client_ip" "    limits: [per_ip]"
+  b_port=$bulwark_port b_pid=$bulwark_pid
+  start_haproxy "haproxy-$label" "  stick-table type ip size 1m expire 60s store http_req_rate(1s)
+  http-request track-sc0 src
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt $rate }"
+  h_port=$haproxy_port h_pid=$haproxy_pid
+  # limit_req_log_level info under error_log warn: nginx would otherwise write an error-log
+  # line for every rejection (bulwark's rejection log is bounded to 100 lines/s; HAProxy
+  # logs nothing here).
+  start_nginx "nginx-$label" "limit_req zone=per_ip burst=$burst nodelay;
+      limit_req_status 429;
+      limit_req_log_level info;" \
+    "limit_req_zone \$binary_remote_addr zone=per_ip:10m rate=${rate}r/s;"
+  n_port=$nginx_port n_pid=$nginx_pid
+  for target in "bulwark-$label=$b_port" "haproxy-$label=$h_port" "nginx-$label=$n_port"; do
+    "limit_check_$([[ $1 == allowed ]] && echo allowing || echo rejecting)" \
+      "${target%=*}" "http://127.0.0.1:${target#*=}$bench_path"
+  done
+  [[ $1 == allowed ]] || bench_reject="$rate $burst"
+  run_alternating "$label" \
+    "bulwark=http://127.0.0.1:$b_port$bench_path=$b_pid" \
+    "haproxy=http://127.0.0.1:$h_port$bench_path=$h_pid" \
+    "nginx=http://127.0.0.1:$n_port$bench_path=$n_pid"
+  bench_reject=""
+  stop_started "nginx-$label"
+  stop_started "haproxy-$label"
+  stop_started "bulwark-$label"
+}
+
+scenario_limit() {
+  limit_subrun allowed "$limit_allowed_rate" "$limit_allowed_burst"
+  limit_subrun rejecting "$limit_reject_rate" "$limit_reject_burst"
+}
+
 # ---------------------------------------------------------------------------------------
 # Report
 mean_of() {  # SCENARIO TARGET FIELD_ARRAY_NAME
@@ -742,8 +878,9 @@ $(ratio "$b_p99" "$p_p99") $b_us $p_us $(ratio "$b_us" "$p_us")")
 }
 
 print_report() {
-  local i line s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us w=8
+  local i line s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us w=8 sw=10
   for t in "${res_target[@]}"; do ((${#t} <= w)) || w=${#t}; done
+  for t in "${res_scenario[@]}"; do ((${#t} <= sw)) || sw=${#t}; done
   echo
   echo "bulwark load benchmark: wrk -t$wrk_threads -c$connections -d${duration_s}s GET $bench_path" \
     "($(nproc) cores shared by wrk, origin and proxy; bulwark workers: ${bulwark_workers:-?})"
@@ -753,14 +890,26 @@ print_report() {
     echo "jwt-*: one valid token replayed (Authorization: Bearer); bulwark = verified-token cache on,"
     echo "bulwark-nocache = auth.token_cache_entries: 0 (verifies every request, as haproxy does)"
   fi
-  printf "%-10s %-${w}s %3s %10s %8s %6s %6s %7s %6s %6s %6s\n" \
+  if [[ " ${res_scenario[*]} " == *" limit-"* ]]; then
+    echo "limit-*: one per-client-IP limit, then proxy (all requests from 127.0.0.1: one key);"
+    echo "limit-allowed: ${limit_allowed_rate}/s, nothing refused (bulwark adds RateLimit fields);"
+    echo "limit-rejecting: ${limit_reject_rate}/s burst $limit_reject_burst, ~all 429 (errors = socket errors + 2xx beyond the limit)"
+  fi
+  printf "%-${sw}s %-${w}s %3s %10s %8s %6s %6s %7s %6s %6s %6s\n" \
     scenario target run 'req/s' 'p99 ms' errors cpu 'us/req' origin wrk other
   for i in "${!res_scenario[@]}"; do
-    printf "%-10s %-${w}s %3s %10.0f %8.2f %6s %6s %7s %6s %6s %6s\n" "${res_scenario[i]}" \
+    printf "%-${sw}s %-${w}s %3s %10.0f %8.2f %6s %6s %7s %6s %6s %6s\n" "${res_scenario[i]}" \
       "${res_target[i]}" "${res_run[i]}" "${res_rps[i]}" "${res_p99[i]}" "${res_errors[i]}" \
       "${res_cpu[i]}" "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" \
       "${res_other_cpu[i]}"
   done
+  local refused=""
+  for i in "${!res_scenario[@]}"; do
+    [[ "${res_scenario[i]}" == limit-rejecting ]] || continue
+    refused+=" ${res_target[i]} $(awk -v n="${res_non2xx[i]}" -v r="${res_requests[i]}" \
+      'BEGIN { printf "%.3f", (r > 0 ? 100 * n / r : 0) }')%,"
+  done
+  [[ -z "$refused" ]] || echo "limit-rejecting: share refused (429) per run:${refused%,}"
   local disturbed=0
   for i in "${!res_other_cpu[@]}"; do
     awk -v o="${res_other_cpu[i]}" 'BEGIN { exit !(o > 0.3) }' && disturbed=$((disturbed + 1))
@@ -793,16 +942,17 @@ write_json() {
       "$(json_str "$( (nginx -v 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$( (haproxy -v 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)")"
-    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s, "jwt_algs": [%s]},\n' \
+    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s, "jwt_algs": [%s], "limit_allowed": {"rate_per_s": %s, "burst": %s}, "limit_rejecting": {"rate_per_s": %s, "burst": %s}},\n' \
       "$duration_s" "$warmup_s" "$connections" "$wrk_threads" "$runs" "$(json_str "$bench_path")" \
       "${bulwark_workers:-null}" "$(for i in "${!jwt_algs[@]}"; do
-        ((i == 0)) || printf ', '; json_str "${jwt_algs[i]}"; done)"
+        ((i == 0)) || printf ', '; json_str "${jwt_algs[i]}"; done)" \
+      "$limit_allowed_rate" "$limit_allowed_burst" "$limit_reject_rate" "$limit_reject_burst"
     printf '  "results": [\n'
     sep=""
     for i in "${!res_scenario[@]}"; do
-      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s}' \
+      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "non_2xx": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s}' \
         "$sep" "$(json_str "${res_scenario[i]}")" "$(json_str "${res_target[i]}")" "${res_run[i]}" \
-        "${res_rps[i]}" "${res_p99[i]}" "${res_requests[i]}" "${res_errors[i]}" "${res_cpu[i]}" \
+        "${res_rps[i]}" "${res_p99[i]}" "${res_requests[i]}" "${res_non2xx[i]}" "${res_errors[i]}" "${res_cpu[i]}" \
         "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" "${res_other_cpu[i]}"
       sep=$',\n'
     done
