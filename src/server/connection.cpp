@@ -615,7 +615,6 @@ bool ClientConnection::resolve_target() {
 }
 
 bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
-  const auto& request = request_parser_->get();
   const auto& client = this->client();
   // An unknown client is not throttled: the guard would throttle its proxy, and with it
   // every client behind it.
