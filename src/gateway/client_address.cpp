@@ -26,6 +26,44 @@ std::vector<std::string_view> forwarded_for_entries(std::span<const http::Header
   return entries;
 }
 
+bool iequals_prefix(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && http::iequals(text.substr(0, prefix.size()), prefix);
+}
+
+// The `for=` value of one Forwarded element ("for=192.0.2.60;proto=http"), unquoted; empty
+// when the element has none (RFC 7239 §4: the walk cannot go on past such a hop).
+std::string_view forwarded_for_value(std::string_view element) {
+  while (!element.empty()) {
+    std::size_t semicolon = element.find(';');
+    std::string_view pair = element.substr(0, semicolon);
+    while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) pair.remove_prefix(1);
+    if (iequals_prefix(pair, "for=")) {
+      std::string_view value = pair.substr(4);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return value;
+    }
+    if (semicolon == std::string_view::npos) break;
+    element.remove_prefix(semicolon + 1);
+  }
+  return {};
+}
+
+// The Forwarded (RFC 7239) for= values in order, across fields; used when no
+// X-Forwarded-For is present.
+std::vector<std::string_view> forwarded_entries(std::span<const http::HeaderField> fields) {
+  std::vector<std::string_view> entries;
+  for (const auto& field : fields) {
+    if (!http::iequals(field.name, "forwarded")) continue;
+    http::for_each_list_token(
+        field.value, [&](std::string_view e) { entries.push_back(forwarded_for_value(e)); });
+  }
+  return entries;
+}
+
 bool is_port(std::string_view text) {
   return !text.empty() && text.size() <= 5 &&
          text.find_first_not_of("0123456789") == std::string_view::npos;
@@ -57,6 +95,7 @@ ClientAddress client_address(const ClientAddress& peer,
   ClientAddress client = peer;
   client.known = false;
   auto entries = forwarded_for_entries(fields);
+  if (entries.empty()) entries = forwarded_entries(fields);
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     std::string_view address = address_part(*it);
     auto ip = config::parse_ip_address(address);

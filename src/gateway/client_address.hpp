@@ -1,8 +1,9 @@
 #pragma once
 // Who the client is, for per-client decisions (the failed-attempts guard, client rate
 // limits): the peer itself, or, when the peer is a trusted proxy, the nearest address in
-// X-Forwarded-For that is not a trusted proxy (walking from the right: entries to the left
-// of an untrusted one could have been written by anybody).
+// X-Forwarded-For (or, when the request has none, in the for= parameters of Forwarded, RFC
+// 7239) that is not a trusted proxy (walking from the right: entries to the left of an
+// untrusted one could have been written by anybody).
 
 #include <array>
 #include <cstdint>

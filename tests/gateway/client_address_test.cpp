@@ -127,11 +127,11 @@ INSTANTIATE_TEST_SUITE_P(
                     kTen,
                     {{"X-Forwarded-For", "203.0.113.5,, ,10.0.0.7,"}},
                     "203.0.113.5"},
-        AddressCase{"OtherHeadersIgnored",
+        AddressCase{"XRealIpIgnoredForwardedUsed",
                     "10.0.0.1",
                     kTen,
                     {{"Forwarded", "for=1.1.1.1"}, {"X-Real-IP", "1.1.1.2"}},
-                    "10.0.0.1"}),
+                    "1.1.1.1"}),
     case_name<AddressCase>);
 
 INSTANTIATE_TEST_SUITE_P(
@@ -247,6 +247,34 @@ TEST(ClientAddressKnown, UnknownWhenTheTrustedPeerGivesNoUsableEntry) {
   EXPECT_EQ(client_address(peer, trusted, good).text, "203.0.113.5");
   const ClientAddress stranger{address("198.51.100.1"), "198.51.100.1"};
   EXPECT_TRUE(client_address(stranger, trusted, none).known);
+}
+
+// RFC 7239 Forwarded, used when no X-Forwarded-For is present.
+TEST(ClientAddressForwarded, ForParametersWalkedFromTheRight) {
+  const std::vector<config::IpNetwork> trusted = {network("10.0.0.0/8")};
+  const ClientAddress peer{address("10.0.0.1"), "10.0.0.1"};
+  auto resolve = [&](std::vector<http::HeaderField> fields) {
+    return client_address(peer, trusted, fields);
+  };
+  EXPECT_EQ(resolve({{"Forwarded", "for=203.0.113.5;proto=https"}}).text, "203.0.113.5");
+  EXPECT_EQ(resolve({{"Forwarded", "for=198.51.100.1, for=203.0.113.5, for=10.0.0.7"}}).text,
+            "203.0.113.5");
+  EXPECT_EQ(resolve({{"Forwarded", R"(for="[2001:db8:cafe::17]:4711")"}}).text,
+            "2001:db8:cafe::17");
+  EXPECT_EQ(resolve({{"Forwarded", "proto=http;For=203.0.113.9"}}).text, "203.0.113.9");
+  EXPECT_EQ(resolve({{"forwarded", "for=203.0.113.5"}, {"Forwarded", "for=203.0.113.6"}}).text,
+            "203.0.113.6");
+  // Obfuscated or unknown hops end the walk: nothing usable means an unknown client.
+  EXPECT_FALSE(resolve({{"Forwarded", "for=unknown"}}).known);
+  EXPECT_FALSE(resolve({{"Forwarded", "for=_hidden"}}).known);
+  EXPECT_FALSE(resolve({{"Forwarded", "proto=https"}}).known);
+  // X-Forwarded-For wins when both are present.
+  EXPECT_EQ(resolve({{"Forwarded", "for=203.0.113.5"}, {"X-Forwarded-For", "198.51.100.3"}}).text,
+            "198.51.100.3");
+  // From an untrusted peer, Forwarded means nothing.
+  const ClientAddress stranger{address("198.51.100.1"), "198.51.100.1"};
+  EXPECT_EQ(client_address(stranger, trusted, {{{"Forwarded", "for=203.0.113.5"}}}).text,
+            "198.51.100.1");
 }
 
 }  // namespace
