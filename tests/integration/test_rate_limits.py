@@ -172,11 +172,11 @@ class RateLimitTest(GatewayTestCase):
         self.assertEqual(headers.get("X-RateLimit-Reset"), "20")
         self.assertIsNone(headers.get("RateLimit"))
 
-    def send_from(self, source, xff):
+    def send_from(self, source, xff, header="X-Forwarded-For"):
         conn = http.client.HTTPConnection("127.0.0.1", self.gw.port, timeout=10,
                                           source_address=(source, 0))
         try:
-            conn.request("GET", "/api/echo/proxied", headers={"X-Forwarded-For": xff})
+            conn.request("GET", "/api/echo/proxied", headers={header: xff})
             return conn.getresponse().status
         finally:
             conn.close()
@@ -189,6 +189,13 @@ class RateLimitTest(GatewayTestCase):
         statuses = [self.send_from("127.0.0.2", "198.51.100.%d" % (i % 2)) for i in range(4)]
         self.assertEqual(statuses, [200, 200, 200, 200])
         self.assertEqual(self.send_from("127.0.0.2", "198.51.100.0"), 429)
+
+    def test_forwarded_header_from_a_trusted_peer(self):
+        statuses = [self.send_from("127.0.0.2", 'for="[2001:db8::%d]:443";proto=https' % (i % 2),
+                                   header="Forwarded") for i in range(4)]
+        self.assertEqual(statuses, [200, 200, 200, 200])
+        self.assertEqual(self.send_from("127.0.0.2", "for=[2001:db8::1]", header="Forwarded"),
+                         429)
 
     def test_metrics_count_allowed_and_rejected(self):
         m = self.gw.metrics()
