@@ -673,18 +673,7 @@ class AuthStageLog : public AuthStage {
  protected:
   // The lines written to stderr while `run` runs the stage once.
   std::vector<std::string> logged(const RouteAuthPolicy& p, const Fields& fields) {
-    testing::internal::CaptureStderr();
-    run(p, fields);
-    const std::string text = testing::internal::GetCapturedStderr();
-    std::vector<std::string> lines;
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      lines.push_back(text.substr(start, end - start));
-      start = end + 1;
-    }
-    return lines;
+    return testing_support::stderr_lines_of([&] { run(p, fields); });
   }
 };
 

@@ -13,6 +13,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
 
 #include "auth/auth_test_support.hpp"
 #include "auth/authenticator.hpp"
@@ -69,6 +72,23 @@ inline config::IpNetwork network(std::string_view text) {
   auto parsed = config::parse_ip_network(text);
   if (!parsed) throw std::invalid_argument("not a network: " + std::string(text));
   return *parsed;
+}
+
+// The lines written to stderr while `action` runs (the security log writes there).
+template <class Action>
+std::vector<std::string> stderr_lines_of(Action&& action) {
+  ::testing::internal::CaptureStderr();
+  action();
+  const std::string text = ::testing::internal::GetCapturedStderr();
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
 }
 
 }  // namespace bulwark::gateway::testing_support

@@ -178,18 +178,7 @@ class LimitStage : public testing::Test {
 
   // The lines the security log writes to stderr while `action` runs.
   static Strings logged(const std::function<void()>& action) {
-    testing::internal::CaptureStderr();
-    action();
-    const std::string text = testing::internal::GetCapturedStderr();
-    Strings lines;
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      lines.push_back(text.substr(start, end - start));
-      start = end + 1;
-    }
-    return lines;
+    return testing_support::stderr_lines_of(action);
   }
 
   static void record(void* context, const CompiledLimit& limit, LimitVerdict verdict) {

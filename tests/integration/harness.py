@@ -80,6 +80,18 @@ class PortReservation:
             self.sock = None
 
 
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Calls `predicate` until it returns something true or `timeout` passes; returns its last
+    value (falsy on timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
 def port_open(port, host=LOOPBACK, timeout=0.2):
     try:
         with socket.create_connection((host, port), timeout=timeout):

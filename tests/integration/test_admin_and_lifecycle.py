@@ -11,21 +11,15 @@ import time
 import unittest
 
 from harness import (BULWARK_BIN, GatewayTestCase, RawClient, gateway_config,
-                     metric, port_open, request_bytes, yaml_dump)
+                     metric, port_open, request_bytes, wait_until, yaml_dump)
 
 
 def api_routes():
     return [{"name": "api", "match": {"path_prefix": "/api/"}, "upstream": "origin"}]
 
 
-def wait_for(predicate, timeout=5.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+def wait_for(predicate, timeout=5.0):
+    return wait_until(predicate, timeout=timeout, interval=0.02)
 
 
 class AdminTest(GatewayTestCase):

@@ -14,7 +14,8 @@ import threading
 import time
 import unittest
 
-from harness import LOOPBACK, GatewayTestCase, free_port, gateway_config, http_request, metric
+from harness import (LOOPBACK, GatewayTestCase, free_port, gateway_config, http_request, metric,
+                     wait_until)
 from tokens import generate_keys, signed_token
 
 ISS = "https://idp.test"
@@ -90,16 +91,6 @@ class FakeIdentityProvider:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 class JwksRotationTest(GatewayTestCase):
