@@ -177,6 +177,33 @@ struct RateLimit {
 // Which rate-limit fields a limited route's responses carry.
 enum class LimitHeaders { standard, legacy, both, off };
 
+// --- cache ---------------------------------------------------------------------------------
+
+// The top-level `cache:` section: the memory store every caching route shares. Optional:
+// a route with `cache:` and no section uses these defaults.
+struct CacheSettings {
+  uint64_t memory_bytes = uint64_t{256} << 20;    // byte budget of all stored responses
+  uint64_t max_object_bytes = uint64_t{1} << 20;  // larger bodies are relayed, not stored
+  unsigned line = 0;
+};
+
+// A route's `cache:`: how its GET/HEAD responses are stored and keyed.
+struct RouteCache {
+  // shared: one entry per URL (and Vary values) for every caller; responses to requests with
+  // Authorization only when they allow it (RFC 9111 §3.5), `private` never.
+  // per_identity: the verified identity (the claim `identity_claim`) is part of the key;
+  // `private` responses are stored for that identity alone. Needs auth on the route.
+  enum class Scope { shared, per_identity } scope = Scope::shared;
+  std::string identity_claim = "sub";     // claim name or dotted path
+  bool sort_query = false;                // key on the query parameters in sorted order
+  std::vector<std::string> ignore_query;  // parameter names left out of the key
+  bool heuristic_freshness = false;  // RFC 9111 §4.2.2 from Last-Modified when nothing explicit
+  // Concurrent misses for one key wait this long for the first one's response, then go
+  // upstream themselves; 0 turns coalescing off.
+  Duration coalesce_timeout{5000};
+  unsigned line = 0;
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
@@ -184,6 +211,7 @@ struct Route {
   std::optional<RouteAuth> auth;    // nullopt: no auth on this route (same as mode: off)
   std::vector<std::string> limits;  // names under `limits`, all must pass
   LimitHeaders limit_headers = LimitHeaders::standard;
+  std::optional<RouteCache> cache;  // nullopt: responses are never stored
   unsigned line = 0;
 };
 
@@ -192,10 +220,11 @@ struct Config {
   Server server;
   Admin admin;
   Log log;
-  std::vector<Upstream> upstreams;  // in file order
-  std::vector<Route> routes;        // first match wins, in file order
-  std::optional<Auth> auth;         // the `auth:` section, when present
-  std::vector<RateLimit> limits;    // the `limits:` section, in file order
+  std::vector<Upstream> upstreams;     // in file order
+  std::vector<Route> routes;           // first match wins, in file order
+  std::optional<Auth> auth;            // the `auth:` section, when present
+  std::vector<RateLimit> limits;       // the `limits:` section, in file order
+  std::optional<CacheSettings> cache;  // the `cache:` section, when present
 
   const RateLimit* find_limit(std::string_view name) const;
 
