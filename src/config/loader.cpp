@@ -44,8 +44,7 @@ constexpr uint64_t kMaxTokenCacheEntries = 10'000'000;
 constexpr Duration kMaxLeeway = std::chrono::minutes(5);
 
 // Sections of the example config that later versions add; named so the error can say so.
-constexpr std::string_view kLaterTopLevelKeys[] = {"state", "cache"};
-constexpr std::string_view kLaterRouteKeys[] = {"cache"};
+constexpr std::string_view kLaterTopLevelKeys[] = {"state"};
 
 constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr LogLevel kLogLevels[] = {LogLevel::trace, LogLevel::debug, LogLevel::info,
@@ -604,6 +603,73 @@ uint64_t max_rate_count(Duration period) {
   return static_cast<uint64_t>(period.count()) * kNanosPerMilli;
 }
 
+// --- cache: rules on single values --------------------------------------------------------
+
+constexpr uint64_t kMinCacheMemory = uint64_t{1} << 20;
+constexpr uint64_t kMinCacheObject = uint64_t{1} << 10;
+constexpr Duration kMaxCoalesceTimeout = std::chrono::seconds(60);
+
+constexpr std::string_view kCacheScopeNames[] = {"shared", "per_identity"};
+constexpr RouteCache::Scope kCacheScopes[] = {RouteCache::Scope::shared,
+                                              RouteCache::Scope::per_identity};
+// clang-format off
+constexpr Alias kCacheScopeAliases[] = {
+    {"public", "shared"}, {"true", "shared"}, {"on", "shared"}, {"private", "per_identity"},
+    {"identity", "per_identity"}, {"per_user", "per_identity"}, {"user", "per_identity"}};
+// clang-format on
+// Words that mean "no cache", which is written by leaving the key out.
+constexpr std::string_view kNoCacheWords[] = {"off", "false", "no", "none", "disabled"};
+
+// A size in the largest unit that divides it exactly, as the file would write it.
+std::string size_text(uint64_t bytes) {
+  struct SizeUnit {
+    uint64_t factor;
+    std::string_view name;
+  };
+  constexpr SizeUnit kUnits[] = {{uint64_t{1} << 30, "GiB"}, {1'000'000'000, "GB"},
+                                 {uint64_t{1} << 20, "MiB"}, {1'000'000, "MB"},
+                                 {uint64_t{1} << 10, "KiB"}, {1'000, "KB"}};
+  for (const SizeUnit& unit : kUnits) {
+    if (bytes > 0 && bytes % unit.factor == 0) {
+      return std::to_string(bytes / unit.factor) + std::string(unit.name);
+    }
+  }
+  return std::to_string(bytes) + " bytes";
+}
+
+// Why `claim` cannot name the identity of a per_identity entry, or "".
+std::string identity_claim_problem(std::string_view claim) {
+  if (claim.starts_with("claim:")) {
+    return "write the claim's name alone: identity_claim: " + std::string(claim.substr(6));
+  }
+  return claim_problem(claim);
+}
+
+// Why `name` can never equal a query parameter's name as the cache key compares it (the raw
+// bytes before any '='), or "".
+std::string query_name_problem(std::string_view name) {
+  if (name.find('&') != std::string_view::npos) {
+    std::string list;
+    for (char c : name) list += c == '&' ? std::string(", ") : std::string(1, c);
+    return "'&' separates parameters, so no name holds it: list each name on its own, like [" +
+           list + "]";
+  }
+  if (const size_t equals = name.find('='); equals != std::string_view::npos) {
+    const std::string bare(name.substr(0, equals));
+    if (bare.empty()) return "'=' starts a parameter's value, so no name holds it";
+    return "write the parameter's name alone: " + in_quotes(bare) +
+           " leaves the parameter out of the key whatever its value";
+  }
+  const bool raw = std::any_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f;
+  });
+  if (raw) {
+    return "spaces, control characters and non-ASCII characters never appear raw in a query: "
+           "write the name percent-encoded, as clients send it";
+  }
+  return "";
+}
+
 // Where a route's parts sit, for the checks that compare routes with each other.
 struct RouteSite {
   std::string path;  // "routes[2]"
@@ -644,6 +710,18 @@ struct CostSite {
   uint64_t cost = 0;
   unsigned line = 0;
   std::string path;
+};
+
+// Where a route's `cache` and its scope and identity_claim are written, for the checks
+// against the route's auth and methods.
+struct CacheSite {
+  std::string path;  // "routes[2].cache"
+  unsigned line = 0;
+  bool shorthand = false;   // `cache: per_identity`
+  bool scope_known = true;  // false: the scope was refused, so checks on it would only echo
+  unsigned scope_line = 0;
+  std::string scope_path;
+  unsigned identity_claim_line = 0;  // 0: not written, or refused
 };
 
 class Loader {
@@ -752,6 +830,20 @@ class Loader {
   std::vector<Value> load_route_limits(const Value& v, std::vector<std::string>& names);
   std::string limit_name_problem(std::string_view name) const;
   void check_route_limit_auth(const Route& route, std::span<const Value> limit_sites);
+
+  // The `cache` section.
+  void load_cache(const Value& section, unsigned line);
+  std::optional<uint64_t> size_at_least(const Value& v, uint64_t min, std::string_view example);
+  void check_cache_object_fits(const CacheSettings& cache, const std::optional<Value>& memory,
+                               const std::optional<Value>& max_object);
+
+  // A route's `cache`.
+  RouteCache load_route_cache(const Value& v, unsigned line, CacheSite& site);
+  void load_route_cache_fields(const Value& section, RouteCache& cache, CacheSite& site);
+  std::optional<RouteCache::Scope> cache_scope(const Value& v);
+  std::optional<Duration> coalesce_timeout(const Value& v);
+  void check_cache_identity(const Route& route, const CacheSite& site);
+  void check_cache_methods(const Route& route, const CacheSite& site);
 
   // Checks across sections.
   void check_route_names();
@@ -1019,12 +1111,12 @@ void Loader::load_root(const YAML::Node& root) {
   if (!root.IsMap()) {
     error(document.line, "",
           "expected a mapping of sections (server, admin, log, upstreams, auth, limits, "
-          "routes), got " +
+          "cache, routes), got " +
               describe(root));
     return;
   }
   // Stashed first, loaded in dependency order: routes refer to upstreams, issuers and limits.
-  std::optional<Value> server, admin, log, upstreams, routes, auth, limits;
+  std::optional<Value> server, admin, log, upstreams, routes, auth, limits, cache;
   const Field fields[] = {
       {"server", [&](const Value& v) { server = v; }},
       {"admin", [&](const Value& v) { admin = v; }},
@@ -1033,6 +1125,7 @@ void Loader::load_root(const YAML::Node& root) {
       {"routes", [&](const Value& v) { routes = v; }},
       {"auth", [&](const Value& v) { auth = v; }},
       {"limits", [&](const Value& v) { limits = v; }},
+      {"cache", [&](const Value& v) { cache = v; }},
   };
   load_fields(document, fields, kLaterTopLevelKeys);
   if (server) load_server(*server);
@@ -1041,6 +1134,7 @@ void Loader::load_root(const YAML::Node& root) {
   if (upstreams) load_upstreams(*upstreams);
   if (auth) load_auth(*auth);
   if (limits) load_limits(*limits);
+  if (cache) load_cache(*cache, key_line(root, "cache"));
   if (routes) {
     load_routes(*routes);
   } else {
@@ -1235,6 +1329,7 @@ void Loader::load_route(const Value& item) {
   RouteSite site{item.path, 0, true};
   std::vector<Value> limit_sites;  // where each of route.limits is written
   unsigned limit_headers_line = 0;
+  CacheSite cache_site;
   const Field fields[] = {
       {"name",
        [&](const Value& v) {
@@ -1263,8 +1358,12 @@ void Loader::load_route(const Value& item) {
            route.limit_headers = kLimitHeaders[*index];
          }
        }},
+      {"cache",
+       [&](const Value& v) {
+         route.cache = load_route_cache(v, key_line(item.node, "cache"), cache_site);
+       }},
   };
-  const auto seen = load_fields(item, fields, kLaterRouteKeys);
+  const auto seen = load_fields(item, fields);
   if (!seen) {
     site.match_valid = false;
   } else {
@@ -1274,6 +1373,10 @@ void Loader::load_route(const Value& item) {
             "limits this route must pass, like limits: [per_ip]");
     }
     check_route_limit_auth(route, limit_sites);
+    if (route.cache) {
+      check_cache_identity(route, cache_site);
+      if (site.match_valid) check_cache_methods(route, cache_site);
+    }
     if (!seen->contains("name")) {
       error(item.line, child_path(item.path, "name"),
             "missing: every route needs a unique name, like name: api");
@@ -2243,6 +2346,167 @@ void Loader::check_route_limit_auth(const Route& route, std::span<const Value> l
                               ": give the route auth (mode required or optional), or use a limit "
                               "whose key has no claim part");
   }
+}
+
+// --- cache ----------------------------------------------------------------------------------
+
+void Loader::load_cache(const Value& section, unsigned line) {
+  CacheSettings& cache = config_.cache.emplace();
+  cache.line = line;
+  std::optional<Value> memory, max_object;  // where each is written, when it is valid
+  bool sizes_valid = true;
+  const Field fields[] = {
+      {"memory",
+       [&](const Value& v) {
+         const auto bytes = size_at_least(v, kMinCacheMemory, "256MiB");
+         sizes_valid = sizes_valid && bytes;
+         if (bytes) memory = v;
+         assign(cache.memory_bytes, bytes);
+       }},
+      {"max_object",
+       [&](const Value& v) {
+         const auto bytes = size_at_least(v, kMinCacheObject, "1MiB");
+         sizes_valid = sizes_valid && bytes;
+         if (bytes) max_object = v;
+         assign(cache.max_object_bytes, bytes);
+       }},
+  };
+  if (load_fields(section, fields) && sizes_valid) {
+    check_cache_object_fits(cache, memory, max_object);
+  }
+}
+
+std::optional<uint64_t> Loader::size_at_least(const Value& v, uint64_t min,
+                                              std::string_view example) {
+  const auto bytes = size(v);
+  if (bytes && *bytes < min) {
+    error(v, "must be at least " + size_text(min) + ", like " + std::string(example));
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+// The memory is split evenly over the store's shards, and a shard that holds only one or two
+// objects would evict on nearly every insert: one object may take a quarter of it at most.
+// Reported on max_object when it is written, else on memory (the default max_object is fine
+// for the default memory, so one of them is written).
+void Loader::check_cache_object_fits(const CacheSettings& cache, const std::optional<Value>& memory,
+                                     const std::optional<Value>& max_object) {
+  if (cache.max_object_bytes <= cache.memory_bytes / 4) return;
+  const std::string why =
+      "max_object (" + size_text(cache.max_object_bytes) + (max_object ? "" : ", the default") +
+      ") must be at most a quarter of memory (" + size_text(cache.memory_bytes) +
+      (memory ? "" : ", the default") +
+      "): memory is split over the store's shards, and each shard must hold several objects; ";
+  if (max_object) {
+    error(*max_object, why + "lower max_object to at most " + size_text(cache.memory_bytes / 4) +
+                           ", or raise memory");
+  } else if (memory) {
+    error(*memory, why + "raise memory to at least " + size_text(4 * cache.max_object_bytes) +
+                       ", or set a smaller max_object");
+  }
+}
+
+// --- A route's cache ------------------------------------------------------------------------
+
+RouteCache Loader::load_route_cache(const Value& v, unsigned line, CacheSite& site) {
+  RouteCache cache;
+  cache.line = line;
+  site = CacheSite{v.path, line, v.node.IsScalar(), true, line, v.path, 0};
+  if (site.shorthand) {  // `cache: shared`, like `auth: required`
+    const auto scope = cache_scope(v);
+    site.scope_known = scope.has_value();
+    assign(cache.scope, scope);
+  } else {
+    load_route_cache_fields(v, cache, site);
+  }
+  return cache;
+}
+
+void Loader::load_route_cache_fields(const Value& section, RouteCache& cache, CacheSite& site) {
+  const Field fields[] = {
+      {"scope",
+       [&](const Value& v) {
+         site.scope_line = v.line;
+         site.scope_path = v.path;
+         const auto scope = cache_scope(v);
+         site.scope_known = scope.has_value();
+         assign(cache.scope, scope);
+       }},
+      {"identity_claim",
+       [&](const Value& v) {
+         const auto claim = checked(v, "a claim name like sub", identity_claim_problem);
+         if (claim) site.identity_claim_line = v.line;
+         assign(cache.identity_claim, claim);
+       }},
+      {"sort_query", [&](const Value& v) { assign(cache.sort_query, boolean(v)); }},
+      {"ignore_query",
+       [&](const Value& v) {
+         cache.ignore_query = strings(v, {"a query parameter name like utm_source",
+                                          "[utm_source, fbclid]", query_name_problem});
+       }},
+      {"heuristic_freshness",
+       [&](const Value& v) { assign(cache.heuristic_freshness, boolean(v)); }},
+      {"coalesce_timeout",
+       [&](const Value& v) { assign(cache.coalesce_timeout, coalesce_timeout(v)); }},
+  };
+  if (!load_fields(section, fields)) site.scope_known = false;
+}
+
+std::optional<RouteCache::Scope> Loader::cache_scope(const Value& v) {
+  if (v.node.IsScalar() && std::find(std::begin(kNoCacheWords), std::end(kNoCacheWords),
+                                     to_lower(v.node.Scalar())) != std::end(kNoCacheWords)) {
+    error(v,
+          "to store nothing from this route, leave cache out: a cache takes the scope "
+          "shared or per_identity");
+    return std::nullopt;
+  }
+  const auto index = one_of(v, "cache scope", kCacheScopeNames, kCacheScopeAliases);
+  if (!index) return std::nullopt;
+  return kCacheScopes[*index];
+}
+
+std::optional<Duration> Loader::coalesce_timeout(const Value& v) {
+  const auto parsed = duration(v, false);
+  if (parsed && *parsed > kMaxCoalesceTimeout) {
+    error(v,
+          "must be at most 60s, like 5s: it is how long a miss waits for the same request "
+          "already sent upstream before going upstream itself (0s turns coalescing off)");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+// per_identity keys on the verified identity, which only a route with auth has; an
+// identity_claim on a shared route would be silently unused.
+void Loader::check_cache_identity(const Route& route, const CacheSite& site) {
+  if (!site.scope_known) return;
+  if (route.cache->scope == RouteCache::Scope::shared) {
+    if (site.identity_claim_line == 0) return;
+    error(site.identity_claim_line, child_path(site.path, "identity_claim"),
+          "identity_claim applies only to scope: per_identity (a shared entry serves every "
+          "caller): remove it, or set scope: per_identity");
+    return;
+  }
+  if (route.auth && route.auth->mode != AuthMode::off) return;
+  const std::string why = route.auth ? "this route has auth: off" : "this route has no auth";
+  const std::string shared = site.shorthand ? "cache: shared" : "scope: shared";
+  error(site.scope_line, site.scope_path,
+        "per_identity caching keys on the verified identity, and " + why +
+            ": add auth to the route (mode required or optional), or use " + shared);
+}
+
+// Only GET responses are stored, and HEAD is answered from them: a cache on a route that
+// takes neither method would never store or serve anything.
+void Loader::check_cache_methods(const Route& route, const CacheSite& site) {
+  const auto& methods = route.match.methods;
+  const auto readable = [](const std::string& m) { return m == "GET" || m == "HEAD"; };
+  if (methods.empty() || std::any_of(methods.begin(), methods.end(), readable)) return;
+  const std::vector<std::string_view> names(methods.begin(), methods.end());
+  error(site.line, site.path,
+        "this route matches only " + join(names) +
+            ", and the cache stores GET responses (HEAD is answered from them): nothing would "
+            "be cached; remove cache, or add GET to match.methods");
 }
 
 // --- Checks across sections -----------------------------------------------------------------

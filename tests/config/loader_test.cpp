@@ -380,15 +380,16 @@ upstreams:
 routes:
   - name: all
     upstream: nowhere
-    cache: {scope: shared}
+    cache: {scope: everyone}
 )");
   std::vector<std::pair<unsigned, std::string>> where;
   for (const ConfigError& error : result.errors) where.emplace_back(error.line, error.key);
-  EXPECT_THAT(where,
-              ElementsAre(std::pair(2u, "server.listen"), std::pair(3u, "server.workers"),
-                          std::pair(5u, "server.limits.header_timeout"), std::pair(7u, "log.level"),
-                          std::pair(10u, "upstreams.api.targets"),
-                          std::pair(13u, "routes[0].upstream"), std::pair(14u, "routes[0].cache")))
+  EXPECT_THAT(
+      where,
+      ElementsAre(std::pair(2u, "server.listen"), std::pair(3u, "server.workers"),
+                  std::pair(5u, "server.limits.header_timeout"), std::pair(7u, "log.level"),
+                  std::pair(10u, "upstreams.api.targets"), std::pair(13u, "routes[0].upstream"),
+                  std::pair(14u, "routes[0].cache.scope")))
       << all_errors(result);
   EXPECT_FALSE(result.config.has_value());
 }

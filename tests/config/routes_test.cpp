@@ -110,11 +110,11 @@ INSTANTIATE_TEST_SUITE_P(
                   8,
                   "routes[0].matches",
                   {"did you mean 'match'?"}},
-        ErrorCase{"CacheNotInThisVersion",
-                  routes("  - name: all\n    upstream: api\n    cache: {scope: shared}\n"),
+        ErrorCase{"CacheScopeUnknownWithHint",
+                  routes("  - name: all\n    upstream: api\n    cache: {scope: shard}\n"),
                   9,
-                  "routes[0].cache",
-                  {"not supported by this version"}}),
+                  "routes[0].cache.scope",
+                  {"did you mean 'shared'?"}}),
     testing::error_case_name);
 
 // One route with `match: {<match>}`, so the error is on line 8.
