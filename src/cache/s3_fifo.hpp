@@ -10,12 +10,26 @@
 // (bench/micro/cache_hit_ratio_bench.cpp measures it against LRU on a Zipf trace).
 //
 // Ids are the store's (any uint64_t unique among live entries); sizes are bytes.
+//
+// Choices (the paper counts objects; this counts bytes):
+// - Small FIFO: capacity / 10 bytes; main: the rest. evict() takes from small while small
+//   holds more than its share (or main is empty), else from main.
+// - Frequency: 2 bits (0..3), bumped by touch(). Leaving small with freq > 0 moves an entry
+//   to main's head with freq 0; main's tail with freq > 0 is decremented and reinserted at
+//   the head (at most 3 laps per entry), freq 0 is evicted.
+// - Ghost: ids evicted from small (never those from main), remembered in FIFO order while
+//   their sizes sum to at most main's capacity (the paper's "as many as main holds", in
+//   bytes; a size-0 entry counts as 1 so the count is bounded too). An admitted id found
+//   there goes to main with freq 0 and leaves the ghost.
+// - An entry larger than the whole small queue is admitted to main directly: in small it
+//   would be alone and over its share, so evicted before it could ever be touched.
+// - Queues are doubly linked lists with an id index, so erase() is exact O(1) (no
+//   tombstones) and moves between queues are splices (no allocation on the eviction path).
 
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <optional>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace bulwark::cache {
 
@@ -39,9 +53,41 @@ class S3Fifo {
   size_t size() const;
 
  private:
-  // implementation's choice
+  enum class Queue : uint8_t { kSmall, kMain };
+  struct Item {
+    uint64_t id;
+    uint64_t size;
+    uint8_t freq;  // 0..3
+    Queue queue;
+  };
+  struct Ghost {
+    uint64_t id;
+    uint64_t weight;  // max(size, 1)
+  };
+  using Items = std::list<Item>;    // head = front (newest), tail = back
+  using Ghosts = std::list<Ghost>;  // front = newest
+  using GhostIndex = std::unordered_map<uint64_t, Ghosts::iterator>;
+
+  void unlink(Items::iterator item);  // out of its queue and the byte counts, not live_
+  void forget_ghost(GhostIndex::iterator g);
+  std::optional<uint64_t> evict_small();
+  std::optional<uint64_t> evict_main();
+  void remember(uint64_t id, uint64_t size);
+  Items& list_of(Queue q) { return q == Queue::kSmall ? small_ : main_; }
+  uint64_t& used_of(Queue q) { return q == Queue::kSmall ? small_used_ : main_used_; }
+
   uint64_t capacity_;
-  uint64_t used_ = 0;
+  uint64_t small_capacity_;
+  uint64_t main_capacity_;
+  uint64_t used_ = 0;  // small_used_ + main_used_
+  uint64_t small_used_ = 0;
+  uint64_t main_used_ = 0;
+  Items small_;
+  Items main_;
+  std::unordered_map<uint64_t, Items::iterator> live_;
+  Ghosts ghost_;
+  GhostIndex ghost_index_;
+  uint64_t ghost_weight_ = 0;
 };
 
 }  // namespace bulwark::cache
