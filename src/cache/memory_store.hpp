@@ -7,6 +7,7 @@
 // of its own for eviction. A lookup finds the URL's variants, computes the request's
 // variant key for each distinct Vary seen for that URL (usually one), and finds the entry.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 
@@ -36,8 +37,23 @@ class MemoryStore final : public Store {
   const Options& options() const { return options_; }
 
  private:
+  // Shards. options().shards is the count in use: the one asked for (1..4096), lowered so
+  // that each shard's budget (memory_bytes / shards, split evenly) fits at least four
+  // objects of max_object_bytes: min(shards, memory_bytes / (4 * max_object_bytes)), at
+  // least 1. Without that, an even split would quietly lower the object bound to
+  // memory_bytes / shards. The even split means one shard cannot borrow another's unused
+  // budget; keys are spread by a keyed hash, so shards fill alike. An entry larger than
+  // its shard's budget (only possible when memory_bytes < 4 * max_object_bytes) is refused.
+  //
+  // Keys. URL keys and variant keys pick shards and hash-table buckets through SipHash-1-3
+  // under a secret drawn at construction, so requests cannot be aimed at one chain. The
+  // S3-FIFO id of an entry is derived from both digests, so an entry evicted and stored
+  // again comes back with the same id and the ghost queue recognizes it.
   struct Shard;
+  Shard& shard_of(uint64_t hash) const;
+
   Options options_;
+  std::array<uint8_t, 16> hash_key_{};
   std::unique_ptr<Shard[]> shards_;
 };
 
