@@ -8,6 +8,7 @@
 // A leader that never calls finish (its client went away mid-way) must still end the
 // flight: Flight is an RAII handle whose destructor finishes it.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,8 +59,14 @@ class Coalescer {
   uint64_t in_flight() const;
 
  private:
-  void finish(const std::string& key);
+  // Flights live in shards (a mutex and a hash map each), picked by SipHash-1-3 of the key
+  // under a secret drawn at construction: keys come from requests, so they must not be
+  // aimable at one shard or one bucket chain.
   struct Shard;
+  void finish(const std::string& key);
+  Shard& shard_of(std::string_view key) const;
+
+  std::array<uint8_t, 16> hash_key_{};
   std::unique_ptr<Shard[]> shards_;
   unsigned shard_count_;
 };
