@@ -60,6 +60,13 @@ struct Entry {
 // lifetime from `fields`, `status` and `response_time` (a missing or invalid Date reads as
 // `response_time`, RFC 9110 §6.6.1), for a shared cache; heuristic freshness only when
 // `heuristic_allowed`.
+//   - Age: pass the response's Age line(s) in `fields`; they are read into age_field (an
+//     invalid value reads as absent: the caller refuses to store such a response first) and
+//     removed from `fields`, which never hold Age. Without an Age line, age_field is left as
+//     the caller set it.
+//   - Date, Expires, Last-Modified given on several lines join into a value that is not a
+//     date, so they read as invalid (Expires: already expired, §4.2.1).
+//   - etag: the first ETag line, trimmed, unvalidated (conditional.hpp validates on use).
 void derive_metadata(Entry& entry, bool heuristic_allowed);
 
 // Per-entry bookkeeping counted by charge() besides the strings themselves.

@@ -8,6 +8,10 @@
 // The query keeps its bytes; with `sort_query` its parameters are ordered (stable, by the
 // whole `name=value` bytes), and parameters named in `ignore_query` (compared on the raw
 // name, before any `=`) are left out. A query that ends up empty is the same as no query.
+// With neither option the query is opaque (`a=1&&b=2` and `a=1&b=2` differ). With either,
+// it is split at '&' only (not ';'), empty parameters are dropped (`a=1&&b=2&` has two), a
+// parameter without '=' is all name, and names compare as raw bytes, case-sensitively: no
+// percent-decoding and no '+' folding, so `ignore_query: [a]` leaves `%61=1` and `A=1` in.
 //
 // Variant key: the identity prefix, then the request's values of the Vary fields
 // (cache/vary.hpp). Shared entries have an empty identity prefix; per-identity entries
@@ -37,7 +41,8 @@ void build_uri_key(std::string_view host, std::string_view path, std::string_vie
 // The identity prefix of a per-identity entry for `identity` (see above).
 std::string identity_prefix(std::string_view identity);
 
-// The path part of a URL key (from its first '/'), for purges by path.
+// The path part of a URL key (from its first '/', the query included), for purges by path;
+// empty when the key has no '/'.
 std::string_view uri_key_path(std::string_view uri_key);
 
 }  // namespace bulwark::cache

@@ -6,17 +6,18 @@
 //   1. Request `no-cache`, or `Pragma: no-cache` without a Cache-Control field (§5.4), and
 //      response `no-cache` (qualified or not: bulwark does not strip the named fields) →
 //      validate.
-//   2. Fresh (lifetime > age) and acceptable to the request: request max-age (age must not
-//      exceed it) and min-fresh (lifetime − age must be at least it) → fresh.
-//   3. Otherwise the response counts as stale for this request. Stale reuse is forbidden
-//      by must-revalidate, proxy-revalidate or s-maxage (§4.2.4, §5.2.2.2, §5.2.2.8, shared
-//      cache) → validate. A fresh response refused only by request max-age / min-fresh
-//      validates too.
-//   4. Request max-stale (bare, or staleness ≤ its value) → stale_allowed.
-//   5. Response stale-while-revalidate and staleness ≤ its value → serve_stale_revalidate
+//   2. Request limits: max-age (age must not exceed it) and min-fresh (lifetime − age must
+//      be at least it) → validate when refused. They bound every reuse, stale ones
+//      included: max-stale relaxes the freshness requirement, not the client's own limits,
+//      and stale-while-revalidate is the origin's grant, not the client's.
+//   3. Fresh (lifetime > age; age == lifetime is stale) → fresh.
+//   4. Stale reuse is forbidden by must-revalidate, proxy-revalidate or s-maxage (§4.2.4,
+//      §5.2.2.2, §5.2.2.8, §5.2.2.10, shared cache) → validate.
+//   5. Request max-stale (bare, or staleness ≤ its value) → stale_allowed.
+//   6. Response stale-while-revalidate and staleness ≤ its value → serve_stale_revalidate
 //      (answer now, refresh in the background).
-//   6. Otherwise → validate.
-// `staleness` = age − lifetime (0 when not past the lifetime but refused by request limits).
+//   7. Otherwise → validate.
+// `staleness` = age − lifetime.
 //
 // only-if-cached (§5.2.1.7): the caller answers 504 when the decision is validate.
 
@@ -44,10 +45,11 @@ struct ReuseInput {
 
 Reuse decide_reuse(const ReuseInput& in);
 
-// Whether a stale stored response may answer when the upstream failed (no response, a
-// timeout, or a 500, 502, 503 or 504): response stale-if-error covering its staleness
-// (RFC 5861 §4), unless must-revalidate, proxy-revalidate, s-maxage or no-cache forbid any
-// stale reuse. A fresh response may always answer.
+// Whether a stored response may answer when the upstream failed (no response, a timeout,
+// or a 500, 502, 503 or 504). Never with response no-cache, fresh or not (§5.2.2.4: only
+// after a successful validation). Otherwise a fresh response may; a stale one only with a
+// stale-if-error covering its staleness (RFC 5861 §4, staleness ≤ its value) and without
+// must-revalidate, proxy-revalidate or s-maxage.
 bool may_serve_on_error(const ResponseDirectives& response, std::chrono::seconds age,
                         std::chrono::seconds lifetime);
 
