@@ -280,7 +280,7 @@ uint64_t MemoryStore::invalidate(std::string_view uri_key) {
   return node == shard.nodes.end() ? 0 : shard.drop_all(node);
 }
 
-uint64_t MemoryStore::purge_prefix(std::string_view host, std::string_view path_prefix) {
+uint64_t MemoryStore::purge(std::string_view host, std::string_view path, bool prefix) {
   uint64_t purged = 0;
   for (unsigned s = 0; s < options_.shards; ++s) {
     Shard& shard = shards_[s];
@@ -289,7 +289,8 @@ uint64_t MemoryStore::purge_prefix(std::string_view host, std::string_view path_
       const std::string_view key = it->first;
       const bool host_matches = host.empty() || key.substr(0, key.find('/')) == host;
       const auto here = it++;
-      if (host_matches && uri_key_path(key).starts_with(path_prefix)) {
+      const std::string_view key_path = uri_key_path(key);
+      if (host_matches && (prefix ? key_path.starts_with(path) : key_path == path)) {
         purged += shard.drop_all(here);
       }
     }

@@ -31,7 +31,7 @@ class MemoryStore final : public Store {
   bool insert(std::shared_ptr<const Entry> entry) override;
   void remove(const Entry& entry) override;
   uint64_t invalidate(std::string_view uri_key) override;
-  uint64_t purge_prefix(std::string_view host, std::string_view path_prefix) override;
+  uint64_t purge(std::string_view host, std::string_view path, bool prefix) override;
   StoreStats stats() const override;
 
   const Options& options() const { return options_; }

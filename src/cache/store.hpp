@@ -39,9 +39,10 @@ class Store {
   // Removes every variant of `uri_key`, of every identity. Returns how many.
   virtual uint64_t invalidate(std::string_view uri_key) = 0;
 
-  // Removes every entry whose URL key's path (uri_key_path) starts with `path_prefix`, on
-  // any host when `host` is empty, else on that host only. Returns how many.
-  virtual uint64_t purge_prefix(std::string_view host, std::string_view path_prefix) = 0;
+  // Removes every entry whose URL key's path part (uri_key_path: path and query) equals
+  // `path` (with `prefix`: starts with it), on any host when `host` is empty, else on that
+  // host only. Returns how many.
+  virtual uint64_t purge(std::string_view host, std::string_view path, bool prefix) = 0;
 
   virtual StoreStats stats() const = 0;
 };

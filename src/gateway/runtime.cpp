@@ -98,6 +98,24 @@ std::optional<RouteLimits> route_limits(const config::Route& route, const config
   return limits;
 }
 
+// The cache store of `config`: the environment's when its sizes are unchanged (a reload keeps
+// what is stored), a new one otherwise; null when no route caches.
+void attach_cache(const config::Config& config, CompileEnvironment& environment, Runtime& runtime) {
+  bool caches = std::any_of(config.routes.begin(), config.routes.end(),
+                            [](const config::Route& route) { return route.cache.has_value(); });
+  if (!caches) return;
+  const config::CacheSettings settings = config.cache.value_or(config::CacheSettings{});
+  auto& store = environment.cache_store;
+  if (!store || store->options().memory_bytes != settings.memory_bytes ||
+      store->options().max_object_bytes != settings.max_object_bytes) {
+    store = std::make_shared<cache::MemoryStore>(cache::MemoryStore::Options{
+        .memory_bytes = settings.memory_bytes, .max_object_bytes = settings.max_object_bytes});
+  }
+  runtime.cache_store = store;
+  runtime.coalescer = environment.coalescer;
+  runtime.cache_max_object_bytes = settings.max_object_bytes;
+}
+
 }  // namespace
 
 bool Runtime::is_trusted_proxy(const std::array<uint8_t, 16>& ip) const {
@@ -113,6 +131,7 @@ CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, 
   runtime->auth = build_auth(config, environment.auth);
   runtime->limit_store = environment.limit_store;
   compile_limits(config, metrics, *runtime);
+  attach_cache(config, environment, *runtime);
   if (!runtime->auth.errors.empty()) return {nullptr, std::move(runtime->auth.errors)};
   runtime->router = http::Router(config.routes);
   runtime->generation = generation;
@@ -129,11 +148,13 @@ CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, 
     for (size_t i = 0; i < config.upstreams.size(); ++i) {
       if (config.upstreams[i].name == r.upstream) upstream_index = i;
     }
-    runtime->routes.push_back(CompiledRoute{.name = r.name,
-                                            .upstream = upstream_index,
-                                            .metrics_slot = metrics.route_slot(r.name),
-                                            .auth = route_auth(r, runtime->auth),
-                                            .limits = route_limits(r, config, *runtime)});
+    runtime->routes.push_back(CompiledRoute{
+        .name = r.name,
+        .upstream = upstream_index,
+        .metrics_slot = metrics.route_slot(r.name),
+        .auth = route_auth(r, runtime->auth),
+        .limits = route_limits(r, config, *runtime),
+        .cache = r.cache ? std::optional(compile_route_cache(*r.cache)) : std::nullopt});
     add_claim_headers(r, runtime->claim_headers);
   }
   runtime->config = std::move(config);

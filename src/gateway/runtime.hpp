@@ -7,10 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "cache/coalescer.hpp"
+#include "cache/memory_store.hpp"
 #include "config/config.hpp"
 #include "config/loader.hpp"
 #include "gateway/auth_setup.hpp"
 #include "gateway/auth_stage.hpp"
+#include "gateway/cache_stage.hpp"
 #include "gateway/limit_stage.hpp"
 #include "http/router.hpp"
 #include "limit/memory_store.hpp"
@@ -33,14 +36,18 @@ struct CompiledRoute {
   uint32_t metrics_slot = 0;
   std::optional<RouteAuthPolicy> auth;  // nullopt: no authentication on this route
   std::optional<RouteLimits> limits;    // nullopt: no rate limit on this route
+  std::optional<CompiledCache> cache;   // nullopt: nothing stored for this route
 };
 
-// What outlives one config: the key material's environment and the rate-limit state (a
-// reload keeps every client's position in its limits).
+// What outlives one config: the key material's environment, the rate-limit state (a
+// reload keeps every client's position in its limits) and the cache (kept while its size
+// settings stay the same).
 struct CompileEnvironment {
   AuthEnvironment auth;
   std::shared_ptr<limit::MemoryStore> limit_store =
       std::make_shared<limit::MemoryStore>(limit::MemoryStore::Options{});
+  std::shared_ptr<cache::MemoryStore> cache_store;  // made by the first config that caches
+  std::shared_ptr<cache::Coalescer> coalescer = std::make_shared<cache::Coalescer>();
 };
 
 struct Runtime {
@@ -55,6 +62,10 @@ struct Runtime {
   std::vector<std::string> claim_headers;
   std::vector<CompiledLimit> limits;  // by index; CompiledLimit::id is the store's and metrics'
   std::shared_ptr<limit::MemoryStore> limit_store;
+  // Null when no route caches.
+  std::shared_ptr<cache::MemoryStore> cache_store;
+  std::shared_ptr<cache::Coalescer> coalescer;
+  uint64_t cache_max_object_bytes = 0;
 
   bool is_trusted_proxy(const std::array<uint8_t, 16>& ip) const;
 };

@@ -160,7 +160,59 @@ std::string Metrics::render_prometheus() const {
                  sum([](const MetricsShard& s) { return load(s.upstream_reuses_); }));
   render_auth(out);
   render_limits(out);
+  render_cache(out);
   return out;
+}
+
+void Metrics::render_cache(std::string& out) const {
+  static constexpr std::string_view kResults[] = {"hit",         "stale", "stale_on_error",
+                                                  "revalidated", "miss",  "bypass"};
+  auto sum = [&](auto get) {
+    uint64_t total = 0;
+    for (auto& s : shards_) total += get(*s);
+    return total;
+  };
+  out +=
+      "# HELP bulwark_cache_requests_total Requests of caching routes, by how the cache "
+      "answered.\n# TYPE bulwark_cache_requests_total counter\n";
+  for (size_t r = 0; r < std::size(kResults); ++r) {
+    uint64_t v = sum([&](const MetricsShard& s) { return load(s.cache_results_[r]); });
+    fmt::format_to(std::back_inserter(out), "bulwark_cache_requests_total{{result=\"{}\"}} {}\n",
+                   kResults[r], v);
+  }
+  fmt::format_to(
+      std::back_inserter(out),
+      "# HELP bulwark_cache_coalesced_total Misses that waited for another request's response "
+      "instead of going upstream, and were answered from it.\n"
+      "# TYPE bulwark_cache_coalesced_total counter\nbulwark_cache_coalesced_total {}\n"
+      "# HELP bulwark_cache_stored_total Responses stored.\n"
+      "# TYPE bulwark_cache_stored_total counter\nbulwark_cache_stored_total {}\n"
+      "# HELP bulwark_cache_invalidated_total Entries removed by unsafe requests.\n"
+      "# TYPE bulwark_cache_invalidated_total counter\nbulwark_cache_invalidated_total {}\n"
+      "# HELP bulwark_cache_background_refreshes_total Background revalidations "
+      "(stale-while-revalidate), by outcome.\n"
+      "# TYPE bulwark_cache_background_refreshes_total counter\n"
+      "bulwark_cache_background_refreshes_total{{outcome=\"ok\"}} {}\n"
+      "bulwark_cache_background_refreshes_total{{outcome=\"failed\"}} {}\n",
+      sum([](const MetricsShard& s) { return load(s.cache_coalesced_); }),
+      sum([](const MetricsShard& s) { return load(s.cache_stored_); }),
+      sum([](const MetricsShard& s) { return load(s.cache_invalidated_); }),
+      sum([](const MetricsShard& s) { return load(s.cache_refreshes_); }),
+      sum([](const MetricsShard& s) { return load(s.cache_refresh_failures_); }));
+  // names_mutex_ is held by render_prometheus (it also guards cache_gauges_).
+  std::optional<CacheGauges> gauges = cache_gauges_ ? cache_gauges_() : std::nullopt;
+  if (!gauges) return;
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP bulwark_cache_entries Responses held by the cache.\n"
+                 "# TYPE bulwark_cache_entries gauge\nbulwark_cache_entries {}\n"
+                 "# HELP bulwark_cache_bytes Bytes held by the cache (bodies, fields, keys).\n"
+                 "# TYPE bulwark_cache_bytes gauge\nbulwark_cache_bytes {}\n"
+                 "# HELP bulwark_cache_budget_bytes The cache's memory budget.\n"
+                 "# TYPE bulwark_cache_budget_bytes gauge\nbulwark_cache_budget_bytes {}\n"
+                 "# HELP bulwark_cache_evictions_total Entries evicted to stay within the "
+                 "budget.\n"
+                 "# TYPE bulwark_cache_evictions_total counter\nbulwark_cache_evictions_total {}\n",
+                 gauges->entries, gauges->bytes, gauges->budget_bytes, gauges->evictions);
 }
 
 void Metrics::render_limits(std::string& out) const {

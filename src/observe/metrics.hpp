@@ -7,8 +7,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,22 @@ class MetricsShard {
     add(limits_[limit_slot < kMaxLimits ? limit_slot : 0][size_t(verdict)], 1);
   }
 
+  // How the cache answered a request of a caching route (one per request).
+  enum class CacheResult : uint8_t {
+    hit = 0,         // fresh, or stale as the client allowed (max-stale)
+    stale,           // stale-while-revalidate: answered stale, refreshed in the background
+    stale_on_error,  // stale-if-error: the upstream failed, the stored response answered
+    revalidated,     // the upstream said 304: the stored response answered
+    miss,            // nothing usable stored (or it changed upstream): the upstream answered
+    bypass,          // not cacheable as asked (method, Range, body, ...)
+    count
+  };
+  void cache_result(CacheResult result) { add(cache_results_[size_t(result)], 1); }
+  void cache_coalesced() { add(cache_coalesced_, 1); }
+  void cache_stored() { add(cache_stored_, 1); }
+  void cache_invalidated(uint64_t entries) { add(cache_invalidated_, entries); }
+  void cache_refresh(bool ok) { add(ok ? cache_refreshes_ : cache_refresh_failures_, 1); }
+
  private:
   friend class Metrics;
   template <class T, class D>
@@ -73,6 +91,20 @@ class MetricsShard {
   std::atomic<uint64_t> auth_cache_misses_{0};
   std::atomic<uint64_t> auth_blocked_{0};
   std::array<std::array<std::atomic<uint64_t>, size_t(LimitVerdict::count)>, kMaxLimits> limits_{};
+  std::array<std::atomic<uint64_t>, size_t(CacheResult::count)> cache_results_{};
+  std::atomic<uint64_t> cache_coalesced_{0};
+  std::atomic<uint64_t> cache_stored_{0};
+  std::atomic<uint64_t> cache_invalidated_{0};
+  std::atomic<uint64_t> cache_refreshes_{0};
+  std::atomic<uint64_t> cache_refresh_failures_{0};
+};
+
+// The cache store's own figures, read at scrape time.
+struct CacheGauges {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t evictions = 0;
+  uint64_t budget_bytes = 0;
 };
 
 class Metrics {
@@ -91,6 +123,11 @@ class Metrics {
   void set_auth_reason_names(std::string_view (*name_of)(size_t slot)) {
     auth_reason_name_ = name_of;
   }
+  // Where the cache gauges come from (the current store); nullopt: no cache configured.
+  void set_cache_gauges(std::function<std::optional<CacheGauges>()> source) {
+    std::lock_guard lock(names_mutex_);
+    cache_gauges_ = std::move(source);
+  }
 
  private:
   static uint32_t slot_in(std::vector<std::string>& names, std::string_view name, size_t max);
@@ -100,9 +137,11 @@ class Metrics {
   std::vector<std::string> upstream_names_;  // index = slot
   std::vector<std::string> limit_names_;     // index = slot
   std::string_view (*auth_reason_name_)(size_t) = nullptr;
+  std::function<std::optional<CacheGauges>()> cache_gauges_;
 
   void render_auth(std::string& out) const;
   void render_limits(std::string& out) const;
+  void render_cache(std::string& out) const;
 };
 
 }  // namespace bulwark::observe

@@ -41,11 +41,24 @@ std::string readiness_body(const std::vector<std::string>& reasons) {
   return body;
 }
 
+using PostHandlers = std::map<std::string, AdminServer::PostHandler, std::less<>>;
+
 bhttp::response<bhttp::string_body> handle(const bhttp::request<bhttp::string_body>& request,
                                            observe::Metrics& metrics,
-                                           const AdminServer::ReadinessProbe& readiness) {
+                                           const AdminServer::ReadinessProbe& readiness,
+                                           const PostHandlers& post_handlers) {
   std::string_view target = request.target();
   target = target.substr(0, target.find('?'));
+  if (auto action = post_handlers.find(target); action != post_handlers.end()) {
+    if (request.method() != bhttp::verb::post) {
+      auto response = json_response(bhttp::status::method_not_allowed,
+                                    "{\"error\":\"method_not_allowed\",\"detail\":\"use POST\"}");
+      response.set(bhttp::field::allow, "POST");
+      return response;
+    }
+    auto reply = action->second(request.body());
+    return json_response(static_cast<bhttp::status>(reply.status), std::move(reply.body));
+  }
   bool read_only = request.method() == bhttp::verb::get || request.method() == bhttp::verb::head;
   bool known = target == "/healthz" || target == "/readyz" || target == "/metrics";
   if (known && !read_only) {
@@ -67,14 +80,15 @@ bhttp::response<bhttp::string_body> handle(const bhttp::request<bhttp::string_bo
     return response;
   }
   std::string body = "{\"error\":\"not_found\",\"detail\":";
-  observe::append_json_string(
-      body, "no admin endpoint " + std::string(target) + "; try /healthz, /readyz or /metrics");
+  observe::append_json_string(body, "no admin endpoint " + std::string(target) +
+                                        "; try /healthz, /readyz, /metrics or POST /cache/purge");
   body += '}';
   return json_response(bhttp::status::not_found, std::move(body));
 }
 
 asio::awaitable<void> serve_admin(tcp::socket socket, observe::Metrics& metrics,
-                                  const AdminServer::ReadinessProbe& readiness) {
+                                  const AdminServer::ReadinessProbe& readiness,
+                                  const PostHandlers& post_handlers) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -87,7 +101,7 @@ asio::awaitable<void> serve_admin(tcp::socket socket, observe::Metrics& metrics,
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     auto request = parser.release();
-    auto response = handle(request, metrics, readiness);
+    auto response = handle(request, metrics, readiness, post_handlers);
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
     if (request.method() == bhttp::verb::head) response.body().clear();
@@ -131,7 +145,8 @@ void AdminServer::accept_next() {
   acceptor_->async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
     if (!ec)
-      asio::co_spawn(io_, serve_admin(std::move(socket), metrics_, readiness_), asio::detached);
+      asio::co_spawn(io_, serve_admin(std::move(socket), metrics_, readiness_, post_handlers_),
+                     asio::detached);
     accept_next();
   });
 }

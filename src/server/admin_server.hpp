@@ -1,12 +1,15 @@
 #pragma once
-// The admin listener, on its own address and thread: /healthz, /readyz, /metrics.
+// The admin listener, on its own address and thread: /healthz, /readyz, /metrics, and the
+// POST actions registered with on_post (cache purge).
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,7 +22,19 @@ class AdminServer {
   // Reasons the instance is not ready; empty when ready.
   using ReadinessProbe = std::function<std::vector<std::string>()>;
 
+  // A POST action: the request body in, the status and JSON body out. Runs on the admin
+  // thread.
+  struct Reply {
+    unsigned status = 200;
+    std::string body;
+  };
+  using PostHandler = std::function<Reply(std::string_view body)>;
+
   AdminServer(observe::Metrics& metrics, ReadinessProbe readiness);
+  // Before start(): serves POST `path` with `handler`.
+  void on_post(std::string path, PostHandler handler) {
+    post_handlers_[std::move(path)] = std::move(handler);
+  }
   ~AdminServer();
 
   // Throws std::system_error when the address cannot be bound.
@@ -32,6 +47,7 @@ class AdminServer {
 
   observe::Metrics& metrics_;
   ReadinessProbe readiness_;
+  std::map<std::string, PostHandler, std::less<>> post_handlers_;
   boost::asio::io_context io_{1};
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;

@@ -1,12 +1,17 @@
 #include "server/connection.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory_resource>
@@ -15,7 +20,9 @@
 #include <vector>
 
 #include "auth/token_source.hpp"
+#include "cache/conditional.hpp"
 #include "config/units.hpp"
+#include "gateway/cache_stage.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/limit_stage.hpp"
 #include "http/forwarded_headers.hpp"
@@ -25,6 +32,7 @@
 #include "observe/access_log.hpp"
 #include "observe/request_id.hpp"
 #include "proxy/message_head.hpp"
+#include "server/cache_refresh.hpp"
 #include "server/worker.hpp"
 
 namespace bulwark::server {
@@ -187,6 +195,7 @@ struct Exchange {
   std::string_view error;
   std::string_view auth;   // the auth stage's outcome, for the access log
   std::string_view limit;  // the limit stages' outcome, for the access log
+  std::string_view cache;  // how the cache answered, for the access log
   // What the client asked for, captured before the head is rewritten for the upstream.
   unsigned client_version = 11;
   bool client_keep_alive = true;
@@ -195,6 +204,25 @@ struct Exchange {
 };
 
 enum class Relay { ok, read_failed, write_failed };
+
+std::chrono::sys_seconds now_seconds() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+// A coalesced follower's wait: the leader's thread wakes it by posting a cancel of its timer
+// to the follower's own io_context (the timer is only touched on that thread).
+class FlightWaiter final : public cache::Coalescer::Waiter {
+ public:
+  explicit FlightWaiter(const asio::any_io_executor& executor)
+      : timer_(std::make_shared<asio::steady_timer>(executor)) {}
+  void wake() override {
+    asio::post(timer_->get_executor(), [timer = timer_] { timer->cancel(); });
+  }
+  asio::steady_timer& timer() { return *timer_; }
+
+ private:
+  std::shared_ptr<asio::steady_timer> timer_;
+};
 
 class ClientConnection final : public Deadline {
  public:
@@ -303,8 +331,45 @@ class ClientConnection final : public Deadline {
                                tcp::socket& out, std::string_view head, bool chunked_out,
                                Phase read_phase, config::Duration read_timeout, Phase write_phase,
                                config::Duration write_timeout, uint64_t& body_bytes,
-                               bool& head_written, error_code& ec);
+                               bool& head_written, error_code& ec, std::string* capture = nullptr);
   void write_upstream_head(const RequestParser& parser, proxy::BodyFraming framing);
+  // --- the cache stage (gateway/cache_stage.hpp holds the decisions) ---
+  // Looks the request up and answers it from the cache, or sends it upstream.
+  asio::awaitable<bool> serve_with_cache(const gateway::CompiledRoute& route, RequestParser& parser,
+                                         bool had_authorization);
+  // A follower of another request's miss: waits for it, then looks again. True when the
+  // cache can now answer (cache_ says how).
+  asio::awaitable<bool> wait_for_leader(const gateway::CompiledCache& config);
+  // Answers from cache_.entry; `forwarded` (the upstream was asked: 304, or an error for
+  // stale-if-error) names the Cache-Status, else it is a hit.
+  asio::awaitable<bool> reply_from_cache(const gateway::ForwardStatus* forwarded);
+  // bulwark's validators replace the client's conditional fields (the cache evaluates those
+  // itself). False when the entry has no validator.
+  bool add_validators();
+  void drop_validators();
+  void start_refresh(const gateway::CompiledRoute& route);
+  // Whether the stored response may answer now that the upstream failed (stale-if-error).
+  bool stale_answers_error() const;
+  // After the response head: decides whether it is stored; the body goes to the returned
+  // buffer while relayed, or nullptr when not stored. Sets the Cache-Status line.
+  std::string* begin_cache_store(const ResponseParser& parser);
+  void finish_cache_store(bool complete);
+  // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the stored responses
+  // of its target and of its same-host Location / Content-Location, on every route.
+  void invalidate_after_unsafe(const ResponseParser& parser);
+  uint64_t invalidate_target(std::string_view path, std::string_view query, bool has_query);
+  void record_cache(observe::MetricsShard::CacheResult result) {
+    static constexpr std::string_view kNames[] = {"hit",         "stale", "stale_on_error",
+                                                  "revalidated", "miss",  "bypass"};
+    worker_.metrics().cache_result(result);
+    exchange_.cache = kNames[static_cast<size_t>(result)];
+  }
+  // limit_lines_ and cache_lines_ together, for a head bulwark writes.
+  std::string_view gateway_lines() {
+    gateway_lines_ = limit_lines_;
+    gateway_lines_ += cache_lines_;
+    return gateway_lines_;
+  }
   // Runs the route's authentication; false (with the refusal set) when it refuses.
   bool authenticate(const gateway::RouteAuthPolicy& policy);
   // Runs one group of the route's rate limits; false (with the refusal set) when one refuses.
@@ -381,6 +446,24 @@ class ClientConnection final : public Deadline {
   gateway::AuthDecision auth_decision_;
   gateway::LimitOutcome limit_outcome_;
   std::string limit_lines_;  // rate-limit fields for this response ("Name: value\r\n" lines)
+  std::string cache_lines_;  // Age / Cache-Status for this response
+  std::string gateway_lines_;
+  // The cache stage's state for this request; cache_config_ is null on routes that do not
+  // cache (and for requests that never reached the stage).
+  const gateway::CompiledCache* cache_config_ = nullptr;
+  gateway::CacheLookup cache_;
+  std::vector<http::HeaderField> cache_fields_;  // what the upstream sees, for Vary
+  std::chrono::sys_seconds cache_request_time_{};
+  cache::Coalescer::Flight cache_flight_;  // leading a miss: followers wait for its end
+  std::optional<FlightWaiter> flight_waiter_;
+  std::shared_ptr<cache::Entry> cache_pending_;  // to store once its body is relayed
+  std::string cache_body_;
+  bool cache_capture_overflow_ = false;
+  std::string validator_lines_;  // backing for the validator fields in gateway_fields_
+  size_t validator_count_ = 0;   // how many of gateway_fields_ (at its end) they are
+  bool validating_ = false;
+  bool cache_collapsed_ = false;
+  bool cache_retry_ = false;  // a 304 that fits no stored response: ask again unconditionally
   gateway::ClientAddress client_address_;
   bool client_resolved_ = false;
   size_t head_bytes_ = 0;  // set by read_head when it returns Head::ready
@@ -523,6 +606,8 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
                   (!route.auth || authenticate(*route.auth)) &&
                   (!route.limits || check_limits(*route.limits, route.limits->after_auth));
   if (!admitted) {
+    // RFC 9211: the cache took no part (neither a hit nor forwarded).
+    if (route.cache) cache_lines_ = "Cache-Status: bulwark; detail=refused\r\n";
     co_await reply_error(refusal_, client_keep_alive && !draining_);
     co_return client_keep_alive;
   }
@@ -530,8 +615,289 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
     set_refusal(413, "request body exceeds server.limits.max_body_bytes");
     co_return co_await send_refusal();
   }
+  const bool caching = route.cache && runtime.cache_store;
+  const bool had_authorization =
+      caching && std::any_of(fields_.begin(), fields_.end(), [](const http::HeaderField& field) {
+        return http::iequals(field.name, "authorization");
+      });
   prepare_upstream_fields(route);
+  if (caching) co_return co_await serve_with_cache(route, parser, had_authorization);
   co_return co_await proxy(route, parser);
+}
+
+asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::CompiledRoute& route,
+                                                         RequestParser& parser,
+                                                         bool had_authorization) {
+  const auto& config = *route.cache;
+  cache_config_ = &config;
+  cache_request_time_ = now_seconds();
+  cache_fields_.assign(fields_.begin(), fields_.end());
+  cache_fields_.insert(cache_fields_.end(), gateway_fields_.begin(), gateway_fields_.end());
+  const auto& target = normalized_.target;
+  const auto& identity = auth_decision_.identity;
+  const gateway::CacheRequest request{
+      .method = exchange_.method,
+      .host = host_,
+      .path = target.path,
+      .query = target.query,
+      .has_query = target.has_query,
+      .has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0),
+      .has_authorization = had_authorization,
+      .fields = cache_fields_,
+      .claims = identity ? &identity->claims : nullptr};
+  gateway::look_up(config, *runtime_->cache_store, request, cache_request_time_, cache_);
+  auto& metrics = worker_.metrics();
+  switch (cache_.action) {
+    case gateway::CacheAction::hit:
+      record_cache(observe::MetricsShard::CacheResult::hit);
+      co_return co_await reply_from_cache(nullptr);
+    case gateway::CacheAction::hit_and_refresh:
+      record_cache(observe::MetricsShard::CacheResult::stale);
+      start_refresh(route);
+      co_return co_await reply_from_cache(nullptr);
+    case gateway::CacheAction::unavailable:
+      record_cache(observe::MetricsShard::CacheResult::miss);
+      cache_lines_ = "Cache-Status: bulwark; fwd=miss; detail=only-if-cached\r\n";
+      set_refusal(504, "only-if-cached: no stored response can answer this request");
+      co_return co_await reply_error(refusal_, exchange_.client_keep_alive);
+    case gateway::CacheAction::bypass:
+      break;
+    case gateway::CacheAction::miss:
+    case gateway::CacheAction::validate:
+      bool coalesced = false;
+      if (config.coalesce_timeout.count() > 0 && !cache_.head) {
+        coalesced = co_await wait_for_leader(config);
+      }
+      if (coalesced) {
+        metrics.cache_coalesced();
+        record_cache(cache_.action == gateway::CacheAction::hit
+                         ? observe::MetricsShard::CacheResult::hit
+                         : observe::MetricsShard::CacheResult::stale);
+        if (cache_.action == gateway::CacheAction::hit_and_refresh) start_refresh(route);
+        co_return co_await reply_from_cache(nullptr);
+      }
+      if (cache_.action == gateway::CacheAction::validate) validating_ = add_validators();
+      break;
+  }
+  bool keep_alive = co_await proxy(route, parser);
+  if (cache_retry_) {
+    cache_retry_ = false;
+    drop_validators();
+    keep_alive = co_await proxy(route, parser);
+  }
+  cache_flight_.finish();  // also when the upstream failed: followers need not wait it out
+  co_return keep_alive;
+}
+
+asio::awaitable<bool> ClientConnection::wait_for_leader(const gateway::CompiledCache& config) {
+  std::string key = cache_.flight_key();
+  if (!flight_waiter_) flight_waiter_.emplace(client_.get_executor());
+  auto& coalescer = *runtime_->coalescer;
+  cache_flight_ = coalescer.join(key, *flight_waiter_);
+  if (cache_flight_.leads()) co_return false;
+  // The timer below bounds the wait; the deadline only backs it up.
+  arm(Phase::upstream_wait, config.coalesce_timeout + std::chrono::seconds(1));
+  auto& timer = flight_waiter_->timer();
+  timer.expires_after(config.coalesce_timeout);
+  error_code ec;
+  co_await timer.async_wait(redirect(ec));
+  coalescer.leave(key, *flight_waiter_);
+  auto entry = runtime_->cache_store->lookup(cache_.uri_key, cache_.identity, cache_.request_lines);
+  if (!entry) co_return false;
+  gateway::decide(config, std::move(entry), now_seconds(), cache_);
+  cache_collapsed_ = cache_.action == gateway::CacheAction::hit ||
+                     cache_.action == gateway::CacheAction::hit_and_refresh;
+  co_return cache_collapsed_;
+}
+
+bool ClientConnection::add_validators() {
+  validator_lines_ = cache::validation_fields(*cache_.entry);
+  if (validator_lines_.empty()) return false;
+  std::erase_if(fields_, [](const http::HeaderField& field) {
+    return http::iequals(field.name, "if-none-match") ||
+           http::iequals(field.name, "if-modified-since");
+  });
+  std::string_view lines = validator_lines_;
+  while (!lines.empty()) {
+    size_t end = lines.find("\r\n");
+    std::string_view line = lines.substr(0, end);
+    size_t colon = line.find(':');
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    gateway_fields_.push_back({line.substr(0, colon), value});
+    ++validator_count_;
+    lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 2);
+  }
+  return true;
+}
+
+void ClientConnection::drop_validators() {
+  gateway_fields_.resize(gateway_fields_.size() - validator_count_);
+  validator_count_ = 0;
+  validating_ = false;
+}
+
+void ClientConnection::start_refresh(const gateway::CompiledRoute& route) {
+  auto flight = runtime_->coalescer->try_lead(cache_.flight_key());
+  if (!flight.leads()) return;  // another request is refreshing it
+  auto job = std::make_unique<CacheRefresh>();
+  job->runtime = runtime_;
+  job->config = &*route.cache;
+  job->pool = worker_.pool(route.upstream);
+  job->lookup = cache_;
+  job->lookup.head = false;  // the refresh is a GET, whatever the client asked
+  for (const auto& [name, value] : cache_.request_lines) job->lines.emplace_back(name, value);
+  // The refresh asks as this request would have, with bulwark's validators.
+  add_validators();
+  const auto& target = normalized_.target;
+  proxy::write_upstream_request_head(
+      proxy::UpstreamRequestHead{.method = "GET",
+                                 .path = target.path,
+                                 .query = target.query,
+                                 .has_query = target.has_query,
+                                 .authority = target.authority,
+                                 .fields = fields_,
+                                 .gateway_fields = gateway_fields_,
+                                 .peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_),
+                                 .peer_ip = client_ip_,
+                                 .request_id = exchange_.request_id,
+                                 .framing = proxy::BodyFraming::none,
+                                 .content_length = std::nullopt},
+      job->request_head);
+  job->flight = std::move(flight);
+  job->metrics = &worker_.metrics();
+  asio::co_spawn(client_.get_executor(), refresh_cache_entry(std::move(job)), asio::detached);
+}
+
+asio::awaitable<bool> ClientConnection::reply_from_cache(const gateway::ForwardStatus* forwarded) {
+  auto entry = cache_.entry;  // held across the write
+  auto now = now_seconds();
+  const bool not_modified = cache_.not_modified;
+  const unsigned status = not_modified ? 304 : entry->status;
+  response_fields_.clear();
+  if (not_modified) {
+    for (auto [name, value] : cache::not_modified_response_fields(*entry)) {
+      response_fields_.push_back({name, value});
+    }
+  } else {
+    for (const auto& [name, value] : entry->fields) response_fields_.push_back({name, value});
+  }
+  std::optional<uint64_t> length;
+  if (status != 204 && status != 304) length = entry->body->size();
+  const bool send_body = length && !exchange_.head_request;
+  cache_lines_.clear();
+  if (forwarded == nullptr) {
+    gateway::append_hit_fields(*entry, now, cache_collapsed_, cache_lines_);
+  } else {
+    auto age = entry->age_at(now);
+    cache_lines_ = "Age: " + std::to_string(age.count()) + "\r\n";
+    auto status_line = *forwarded;
+    status_line.ttl = (entry->lifetime.lifetime - age).count();
+    gateway::append_forward_fields(status_line, cache_lines_);
+  }
+  const bool keep_alive = exchange_.client_keep_alive && !draining_ && !worker_.draining();
+  proxy::write_client_response_head(
+      proxy::ClientResponseHead{
+          .status = status,
+          .reason =
+              not_modified ? std::string_view("Not Modified") : std::string_view(entry->reason),
+          .fields = response_fields_,
+          .request_id = exchange_.request_id,
+          .framing = send_body ? proxy::BodyFraming::content_length : proxy::BodyFraming::none,
+          .content_length = length,
+          .keep_alive = keep_alive,
+          .client_http10 = exchange_.client_version == 10,
+          .date = worker_.http_date(),
+          .gateway_lines = gateway_lines()},
+      response_head_);
+  exchange_.status = status;
+  std::array<asio::const_buffer, 2> buffers{
+      asio::buffer(response_head_), send_body ? asio::buffer(*entry->body) : asio::const_buffer()};
+  arm(Phase::respond, limits().idle_timeout);
+  error_code ec;
+  co_await write_all(client_, buffers, ec);
+  exchange_.bytes_sent = send_body ? entry->body->size() : 0;
+  finish_exchange();
+  co_return keep_alive && !ec;
+}
+
+bool ClientConnection::stale_answers_error() const {
+  if (cache_config_ == nullptr || !cache_.entry || cache_.directives.no_cache) return false;
+  const auto& entry = *cache_.entry;
+  return cache::may_serve_on_error(entry.directives, entry.age_at(now_seconds()),
+                                   entry.lifetime.lifetime);
+}
+
+std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
+  const auto& response = parser.get();
+  const unsigned status = response.result_int();
+  auto& store = *runtime_->cache_store;
+  const bool wanted = cache_.action == gateway::CacheAction::miss ||
+                      cache_.action == gateway::CacheAction::validate;
+  bool stored = false;
+  if (wanted && !cache_.head) {
+    cache::StoreRefusal refusal;
+    auto entry =
+        gateway::storable_entry(*cache_config_, cache_, status, response.reason(), response_fields_,
+                                cache_request_time_, now_seconds(), refusal);
+    auto length = parser.content_length();
+    if (entry && (!length || *length <= runtime_->cache_max_object_bytes)) {
+      cache_pending_ = std::move(entry);
+      stored = true;
+    } else if (cache_.entry && status != 304 && !cache::is_error_status(status)) {
+      // What the upstream sent now replaces the stored response, which is outdated.
+      store.remove(*cache_.entry);
+    }
+  }
+  record_cache(cache_.action == gateway::CacheAction::bypass
+                   ? observe::MetricsShard::CacheResult::bypass
+                   : observe::MetricsShard::CacheResult::miss);
+  cache_lines_.clear();
+  gateway::append_forward_fields({.fwd = cache_.fwd, .fwd_status = status, .stored = stored},
+                                 cache_lines_);
+  if (!stored) return nullptr;
+  cache_body_.clear();
+  if (auto length = parser.content_length()) cache_body_.reserve(*length);
+  return &cache_body_;
+}
+
+void ClientConnection::finish_cache_store(bool complete) {
+  auto entry = std::move(cache_pending_);
+  if (entry && complete && !cache_capture_overflow_) {
+    entry->body = std::make_shared<const std::string>(std::move(cache_body_));
+    if (runtime_->cache_store->insert(std::move(entry))) worker_.metrics().cache_stored();
+  }
+  cache_flight_.finish();  // followers look again now
+}
+
+void ClientConnection::invalidate_after_unsafe(const ResponseParser& parser) {
+  const unsigned status = parser.get().result_int();
+  if (!runtime_->cache_store || status < 200 || status >= 400 ||
+      !gateway::is_unsafe_method(exchange_.method)) {
+    return;
+  }
+  const auto& target = normalized_.target;
+  uint64_t removed = invalidate_target(target.path, target.query, target.has_query);
+  std::vector<http::HeaderField> locations;
+  for (const auto& field : parser.get()) {
+    if (field.name() == bhttp::field::location || field.name() == bhttp::field::content_location) {
+      locations.push_back({field.name_string(), field.value()});
+    }
+  }
+  for (const auto& other : gateway::invalidated_targets(host_, locations)) {
+    removed += invalidate_target(other.path, other.query, other.has_query);
+  }
+  if (removed > 0) worker_.metrics().cache_invalidated(removed);
+}
+
+uint64_t ClientConnection::invalidate_target(std::string_view path, std::string_view query,
+                                             bool has_query) {
+  // The key is built as the GET route for this URL builds it (its query options).
+  auto route = runtime_->router.match(host_, path, "GET");
+  if (!route || !runtime_->routes[*route].cache) return 0;
+  std::string key;
+  cache::build_uri_key(host_, path, query, has_query, runtime_->routes[*route].cache->key, key);
+  return runtime_->cache_store->invalidate(key);
 }
 
 // Checks and parses the head buffered in in_buf_ and records what the exchange needs from
@@ -809,9 +1175,58 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_start).count();
   if (!answered) {
     upstream_.reset();
+    if (stale_answers_error()) {
+      record_cache(observe::MetricsShard::CacheResult::stale_on_error);
+      const gateway::ForwardStatus forwarded{.fwd = cache_.fwd, .detail = "stale-if-error"};
+      co_return co_await reply_from_cache(&forwarded);
+    }
     if (error.status == 0) error = {502, "upstream '" + upstream_config.name + "' failed"};
+    if (cache_config_ != nullptr) {
+      cache_lines_.clear();
+      gateway::append_forward_fields({.fwd = cache_.fwd, .detail = "upstream-failed"},
+                                     cache_lines_);
+    }
     co_return co_await reply_error(error, false);
   }
+  if (cache_config_ != nullptr) {
+    const unsigned status = response_parser_->get().result_int();
+    if (validating_ && status == 304) {
+      std::vector<cache::FieldLine> lines;
+      for (const auto& field : response_parser_->get()) {
+        lines.emplace_back(field.name_string(), field.value());
+      }
+      const bool reusable = response_parser_->get().keep_alive() && response_parser_->is_done();
+      if (reusable && request_parser_->is_done()) pool.release(std::move(upstream_));
+      upstream_.reset();
+      if (!cache::freshens(*cache_.entry, lines)) {
+        // §4.3.4: it fits no stored response; the stored one is outdated.
+        runtime_->cache_store->remove(*cache_.entry);
+        cache_retry_ = true;
+        co_return true;
+      }
+      auto fresh = cache::freshen(*cache_.entry, lines, cache_request_time_, now_seconds(),
+                                  cache_config_->heuristic_freshness);
+      if (gateway::may_keep(cache_, *fresh)) {
+        runtime_->cache_store->insert(fresh);
+      } else {
+        runtime_->cache_store->remove(*cache_.entry);
+      }
+      cache_.entry = std::move(fresh);
+      cache_.not_modified = cache::not_modified(*cache_.entry, cache_.request_lines, now_seconds());
+      cache_flight_.finish();
+      record_cache(observe::MetricsShard::CacheResult::revalidated);
+      const gateway::ForwardStatus forwarded{.fwd = cache_.fwd, .fwd_status = 304};
+      co_return co_await reply_from_cache(&forwarded);
+    }
+    if (cache::is_error_status(status) && stale_answers_error()) {
+      upstream_.reset();
+      record_cache(observe::MetricsShard::CacheResult::stale_on_error);
+      const gateway::ForwardStatus forwarded{
+          .fwd = cache_.fwd, .fwd_status = status, .detail = "stale-if-error"};
+      co_return co_await reply_from_cache(&forwarded);
+    }
+  }
+  invalidate_after_unsafe(*response_parser_);
 
   bool upstream_reusable = false;
   bool keep_alive = co_await relay_response(*response_parser_, upstream_reusable);
@@ -929,7 +1344,7 @@ asio::awaitable<Relay> ClientConnection::relay(tcp::socket& in, beast::flat_buff
                                                Phase read_phase, config::Duration read_timeout,
                                                Phase write_phase, config::Duration write_timeout,
                                                uint64_t& body_bytes, bool& head_written,
-                                               error_code& ec) {
+                                               error_code& ec, std::string* capture) {
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kLastChunk = "0\r\n\r\n";
   auto& body = parser.get().body();
@@ -949,6 +1364,14 @@ asio::awaitable<Relay> ClientConnection::relay(tcp::socket& in, beast::flat_buff
       if (ec) co_return Relay::read_failed;
       got = chunk_.size() - body.size;
       body_bytes += got;
+      if (capture != nullptr) {
+        if (capture->size() + got > runtime_->cache_max_object_bytes) {
+          cache_capture_overflow_ = true;  // too big to store: relayed only
+          capture = nullptr;
+        } else {
+          capture->append(chunk_.data(), got);
+        }
+      }
     }
     bool last = parser.is_done();
     std::array<asio::const_buffer, 5> pieces;
@@ -999,6 +1422,7 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   for (const auto& field : response) {
     response_fields_.push_back({field.name_string(), field.value()});
   }
+  std::string* capture = cache_config_ != nullptr ? begin_cache_store(parser) : nullptr;
   // Content-Length: the body's length, or for HEAD and 304 the length the GET response
   // would have had (RFC 9110 §8.6); never on 204.
   std::optional<uint64_t> content_length;
@@ -1016,7 +1440,7 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
                                                               .keep_alive = keep_alive,
                                                               .client_http10 = client_http10,
                                                               .date = worker_.http_date(),
-                                                              .gateway_lines = limit_lines_},
+                                                              .gateway_lines = gateway_lines()},
                                     response_head_);
   exchange_.status = status;
 
@@ -1026,14 +1450,16 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
     arm(Phase::respond, limits().idle_timeout);
     co_await write_all(client_, asio::buffer(response_head_), ec);
     upstream_reusable = upstream_keep_alive && parser.is_done();
+    if (cache_config_ != nullptr) finish_cache_store(parser.is_done());
     finish_exchange();
     co_return keep_alive && !ec;
   }
   bool head_written = false;
-  Relay relay = co_await this->relay(upstream_->socket, upstream_->buffer, parser, client_,
-                                     response_head_, framing == proxy::BodyFraming::chunked,
-                                     Phase::upstream_body, upstream_config.timeout, Phase::respond,
-                                     limits().idle_timeout, exchange_.bytes_sent, head_written, ec);
+  Relay relay = co_await this->relay(
+      upstream_->socket, upstream_->buffer, parser, client_, response_head_,
+      framing == proxy::BodyFraming::chunked, Phase::upstream_body, upstream_config.timeout,
+      Phase::respond, limits().idle_timeout, exchange_.bytes_sent, head_written, ec, capture);
+  if (cache_config_ != nullptr) finish_cache_store(relay == Relay::ok);
   if (relay == Relay::read_failed) {
     bool timed_out = expired(Phase::upstream_body);
     worker_.metrics().record_upstream_error(
@@ -1075,7 +1501,18 @@ void ClientConnection::end_exchange() {
   exchange_.error = {};
   exchange_.auth = {};
   exchange_.limit = {};
+  exchange_.cache = {};
   limit_lines_.clear();
+  cache_lines_.clear();
+  cache_config_ = nullptr;
+  cache_.clear();
+  cache_flight_ = {};
+  cache_pending_.reset();
+  cache_capture_overflow_ = false;
+  validating_ = false;
+  validator_count_ = 0;
+  cache_collapsed_ = false;
+  cache_retry_ = false;
   exchange_.client_version = 11;
   exchange_.client_keep_alive = true;
   exchange_.expects_continue = false;
@@ -1127,9 +1564,9 @@ asio::awaitable<bool> ClientConnection::reply_error(const ErrorReply& error, boo
     out += error.allow;
   }
   out += error.more_fields;
-  if (!limit_lines_.empty()) {
+  if (std::string_view lines = gateway_lines(); !lines.empty()) {
     out += "\r\n";
-    out.append(limit_lines_, 0, limit_lines_.size() - 2);  // the lines without the last CRLF
+    out.append(lines.substr(0, lines.size() - 2));  // the lines without the last CRLF
   }
   append_connection_field(out, keep_alive);
   bool head_request = exchange_.method == "HEAD";
@@ -1166,6 +1603,7 @@ void ClientConnection::finish_exchange() {
   record.error = exchange_.error;
   record.auth = exchange_.auth;
   record.limit = exchange_.limit;
+  record.cache = exchange_.cache;
   log.append(record);
 }
 

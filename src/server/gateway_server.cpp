@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "config/loader.hpp"
+#include "gateway/cache_purge.hpp"
 #include "gateway/runtime.hpp"
 #include "server/admin_server.hpp"
 #include "server/jwks_fetcher.hpp"
@@ -63,6 +64,28 @@ struct GatewayServer::Impl {
         shared(worker_count(initial)),
         admin(shared.metrics, [this] { return not_ready_reasons(); }) {
     shared.metrics.set_auth_reason_names(&gateway::auth_failure_reason_name);
+    shared.metrics.set_cache_gauges([this]() -> std::optional<observe::CacheGauges> {
+      auto runtime = admin_runtime();
+      if (!runtime || !runtime->cache_store) return std::nullopt;
+      auto stats = runtime->cache_store->stats();
+      return observe::CacheGauges{.entries = stats.entries,
+                                  .bytes = stats.bytes,
+                                  .evictions = stats.evictions,
+                                  .budget_bytes = runtime->cache_store->options().memory_bytes};
+    });
+    admin.on_post("/cache/purge", [this](std::string_view body) {
+      auto runtime = admin_runtime();
+      if (!runtime) return AdminServer::Reply{503, "{\"error\":\"service_unavailable\"}"};
+      auto reply = gateway::purge_cache(*runtime, body);
+      if (reply.status == 200) spdlog::info("cache purge: {} entries removed", reply.purged);
+      return AdminServer::Reply{reply.status, std::move(reply.body)};
+    });
+  }
+
+  // The current runtime, for the admin thread.
+  std::shared_ptr<const gateway::Runtime> admin_runtime() const {
+    std::lock_guard lock(current_mutex);
+    return current_for_admin;
   }
 
   std::string config_path;
@@ -71,6 +94,8 @@ struct GatewayServer::Impl {
   AdminServer admin;
   std::vector<std::unique_ptr<Worker>> workers;
   std::shared_ptr<const gateway::Runtime> current;
+  mutable std::mutex current_mutex;
+  std::shared_ptr<const gateway::Runtime> current_for_admin;  // `current`, under current_mutex
   uint64_t generation = 0;
   std::atomic<bool> serving{false};
   asio::io_context control{1};
@@ -139,6 +164,10 @@ struct GatewayServer::Impl {
                std::vector<WorkerConfig> configs) {
     for (size_t w = 0; w < workers.size(); ++w) workers[w]->install(std::move(configs[w]));
     current = runtime;
+    {
+      std::lock_guard lock(current_mutex);
+      current_for_admin = runtime;
+    }
     spdlog::set_level(to_spdlog(runtime->config.log.level));
   }
 

@@ -186,15 +186,31 @@ TEST(MemoryStore, PurgePrefix) {
     ASSERT_TRUE(store.insert(make({.uri = uri})));
   }
   ASSERT_TRUE(store.insert(make({.uri = "a.example/api/v1/x", .identity = prefix("alice")})));
-  EXPECT_EQ(store.purge_prefix("a.example", "/api/v1/"), 3u);  // the host is compared whole
+  EXPECT_EQ(store.purge("a.example", "/api/v1/", true), 3u);  // the host is compared whole
   EXPECT_EQ(get(store, "a.example.evil/api/v1/x")->uri_key, "a.example.evil/api/v1/x");
   EXPECT_NE(get(store, "a.example/api/v2/z"), nullptr);
-  EXPECT_EQ(store.purge_prefix("", "/api/v1"), 2u);  // any host
-  EXPECT_EQ(store.purge_prefix("a.example", "/nothing"), 0u);
+  EXPECT_EQ(store.purge("", "/api/v1", true), 2u);  // any host
+  EXPECT_EQ(store.purge("a.example", "/nothing", true), 0u);
   EXPECT_EQ(store.stats().entries, 2u);
-  EXPECT_EQ(store.purge_prefix("", "/"), 2u);
+  EXPECT_EQ(store.purge("", "/", true), 2u);
   EXPECT_EQ(store.stats().entries, 0u);
   EXPECT_EQ(store.stats().bytes, 0u);
+}
+
+TEST(MemoryStore, PurgeExactMatchesPathAndQueryWhole) {
+  MemoryStore store({});
+  for (const char* uri : {"a.example/items", "a.example/items?page=2", "a.example/items/1",
+                          "b.example/items", "a.example/itemsx"}) {
+    ASSERT_TRUE(store.insert(make({.uri = uri})));
+  }
+  ASSERT_TRUE(store.insert(make({.uri = "a.example/items", .identity = prefix("alice")})));
+  EXPECT_EQ(store.purge("a.example", "/items", false), 2u);  // both identities, no other URL
+  EXPECT_EQ(store.stats().entries, 4u);
+  EXPECT_EQ(store.purge("", "/items", false), 1u);  // b.example's
+  EXPECT_EQ(store.purge("", "/items?page=2", false), 1u);
+  EXPECT_NE(get(store, "a.example/items/1"), nullptr);
+  EXPECT_NE(get(store, "a.example/itemsx"), nullptr);
+  EXPECT_EQ(store.stats().entries, 2u);
 }
 
 TEST(MemoryStore, ShardsFitFourLargestObjects) {
@@ -233,7 +249,7 @@ TEST(MemoryStore, StaysWithinBudgetAndCountsEvictions) {
   const StoreStats s = store.stats();
   EXPECT_GT(s.entries, 40u);  // ~1 KiB each: most of the 64 KiB is in use
   EXPECT_EQ(s.entries + s.evictions, static_cast<uint64_t>(n));
-  EXPECT_EQ(store.purge_prefix("", ""), s.entries);
+  EXPECT_EQ(store.purge("", "", true), s.entries);
   EXPECT_EQ(store.stats().bytes, 0u);
 }
 
@@ -293,7 +309,7 @@ TEST(MemoryStore, ConcurrentInsertsAndLookups) {
   const StoreStats s = store.stats();
   EXPECT_LE(s.bytes, memory);
   EXPECT_GT(s.evictions, 0u);
-  EXPECT_EQ(store.purge_prefix("", ""), s.entries);
+  EXPECT_EQ(store.purge("", "", true), s.entries);
   EXPECT_EQ(store.stats().entries, 0u);
   EXPECT_EQ(store.stats().bytes, 0u);
 }

@@ -1,0 +1,87 @@
+#include "gateway/cache_purge.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "cache/key.hpp"
+#include "http/path_normalizer.hpp"
+#include "http/router.hpp"
+#include "observe/access_log.hpp"
+
+namespace bulwark::gateway {
+namespace {
+
+PurgeReply bad_request(std::string_view detail) {
+  PurgeReply reply{.status = 400, .body = "{\"error\":\"bad_request\",\"detail\":", .purged = 0};
+  observe::append_json_string(reply.body, detail);
+  reply.body += '}';
+  return reply;
+}
+
+struct PurgeRequest {
+  std::string target;
+  bool prefix = false;
+  std::string host;  // lower case without port; empty: every host
+};
+
+// Reads the body; the error's text when it is not a purge request.
+std::string read_request(std::string_view body, PurgeRequest& out) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return "the body must be a JSON object: {\"url\": \"/path\"}";
+  const auto& object = value.get_object();
+  for (const auto& member : object) {
+    std::string_view key = member.key();
+    std::string problem = "field \"";
+    problem += key;
+    if (key != "url" && key != "prefix" && key != "host") {
+      return problem += "\" is unknown: use url or prefix, and host";
+    }
+    if (!member.value().is_string()) return problem += "\" must be a string";
+  }
+  const bool has_url = object.contains("url");
+  const bool has_prefix = object.contains("prefix");
+  if (has_url == has_prefix) return "give exactly one of \"url\" and \"prefix\"";
+  out.prefix = has_prefix;
+  out.target = object.at(has_url ? "url" : "prefix").get_string();
+  if (out.target.empty() || out.target.front() != '/') {
+    return "the url or prefix must be a path starting with '/'";
+  }
+  if (auto host = object.if_contains("host")) {
+    auto parsed = http::host_without_port(host->get_string());
+    if (!parsed) return "\"host\" is not a valid host";
+    out.host = std::move(*parsed);
+  }
+  return {};
+}
+
+}  // namespace
+
+PurgeReply purge_cache(const Runtime& runtime, std::string_view body) {
+  if (!runtime.cache_store) {
+    return {.status = 404,
+            .body = "{\"error\":\"not_found\",\"detail\":\"no route caches responses\"}",
+            .purged = 0};
+  }
+  PurgeRequest request;
+  if (auto problem = read_request(body, request); !problem.empty()) return bad_request(problem);
+  auto normalized = http::normalize_target(request.target);
+  if (!normalized.ok) return bad_request(normalized.error);
+  const auto& target = normalized.target;
+  std::string path = target.path;
+  if (request.prefix) {
+    if (target.has_query) (path += '?') += target.query;
+  } else {
+    cache::KeyOptions options;
+    if (auto route = runtime.router.match(request.host, target.path, "GET");
+        route && runtime.routes[*route].cache) {
+      options = runtime.routes[*route].cache->key;
+    }
+    // The key's own form of the path and query: built for an empty host, it is the path part.
+    cache::build_uri_key("", target.path, target.query, target.has_query, options, path);
+  }
+  uint64_t purged = runtime.cache_store->purge(request.host, path, request.prefix);
+  return {.status = 200, .body = "{\"purged\":" + std::to_string(purged) + "}", .purged = purged};
+}
+
+}  // namespace bulwark::gateway

@@ -1,0 +1,294 @@
+#include "gateway/cache_stage.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+#include "cache/conditional.hpp"
+#include "cache/directives.hpp"
+#include "cache/http_date.hpp"
+#include "cache/vary.hpp"
+#include "http/forwarded_headers.hpp"
+#include "http/router.hpp"
+
+namespace bulwark::gateway {
+namespace {
+
+using std::chrono::seconds;
+using std::chrono::sys_seconds;
+
+// The value of every line of `name`, joined with ", " (RFC 9110 §5.3); `present` tells
+// whether any line was there.
+std::string joined(std::span<const http::HeaderField> fields, std::string_view name,
+                   bool* present = nullptr) {
+  std::string out;
+  bool found = false;
+  for (const auto& field : fields) {
+    if (!http::iequals(field.name, name)) continue;
+    if (found) out += ", ";
+    out += field.value;
+    found = true;
+  }
+  if (present != nullptr) *present = found;
+  return out;
+}
+
+bool has_field(std::span<const http::HeaderField> fields, std::string_view name) {
+  return std::any_of(fields.begin(), fields.end(),
+                     [&](const auto& field) { return http::iequals(field.name, name); });
+}
+
+bool pragma_no_cache(std::span<const http::HeaderField> fields) {
+  bool no_cache = false;
+  for (const auto& field : fields) {
+    if (!http::iequals(field.name, "pragma")) continue;
+    http::for_each_list_token(field.value, [&](std::string_view token) {
+      if (http::iequals(token, "no-cache")) no_cache = true;
+    });
+  }
+  return no_cache;
+}
+
+// The identity the per_identity key holds: the claim's string, or the JSON text of any
+// other value. nullopt without a verified identity (an anonymous caller).
+std::optional<std::string> identity_of(const CompiledCache& config,
+                                       const boost::json::object* claims) {
+  if (config.scope != config::RouteCache::Scope::per_identity || claims == nullptr) {
+    return std::nullopt;
+  }
+  const auto* value = auth::find_claim(*claims, config.identity_claim);
+  if (value == nullptr || value->is_null()) return std::nullopt;
+  if (value->is_string()) return std::string(value->get_string());
+  return boost::json::serialize(*value);
+}
+
+void append_number(std::string& out, int64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, end);
+}
+
+bool hop_by_hop_or_framing(std::string_view name) {
+  return http::is_hop_by_hop(name) || http::iequals(name, "content-length") ||
+         http::iequals(name, "transfer-encoding") || http::iequals(name, "age");
+}
+
+bool named_by_connection(std::span<const http::HeaderField> fields, std::string_view name) {
+  bool named = false;
+  for (const auto& field : fields) {
+    if (!http::iequals(field.name, "connection")) continue;
+    http::for_each_list_token(field.value, [&](std::string_view token) {
+      if (http::iequals(token, name)) named = true;
+    });
+  }
+  return named;
+}
+
+}  // namespace
+
+CompiledCache compile_route_cache(const config::RouteCache& from) {
+  return CompiledCache{.scope = from.scope,
+                       .identity_claim = auth::claim_path(from.identity_claim),
+                       .key = {.sort_query = from.sort_query, .ignore_query = from.ignore_query},
+                       .heuristic_freshness = from.heuristic_freshness,
+                       .coalesce_timeout = from.coalesce_timeout};
+}
+
+void CacheLookup::clear() {
+  action = CacheAction::bypass;
+  fwd = {};
+  uri_key.clear();
+  identity.clear();
+  private_allowed = false;
+  has_authorization = false;
+  head = false;
+  directives = {};
+  entry.reset();
+  not_modified = false;
+  request_lines.clear();
+}
+
+std::string CacheLookup::flight_key() const {
+  std::string key = uri_key;
+  key += '\n';
+  key += identity;
+  return key;
+}
+
+void look_up(const CompiledCache& config, cache::Store& store, const CacheRequest& request,
+             sys_seconds now, CacheLookup& out) {
+  out.clear();
+  out.head = request.method == "HEAD";
+  if (request.method != "GET" && !out.head) {
+    out.fwd = "method";
+    return;
+  }
+  for (const auto& field : request.fields) out.request_lines.emplace_back(field.name, field.value);
+  if (request.has_body || cache::origin_only_conditions(out.request_lines)) {
+    out.fwd = "request";
+    return;
+  }
+  bool has_cache_control = false;
+  out.directives =
+      cache::parse_request_directives(joined(request.fields, "cache-control", &has_cache_control));
+  out.has_authorization = request.has_authorization;
+  if (auto identity = identity_of(config, request.claims)) {
+    out.identity = cache::identity_prefix(*identity);
+    out.private_allowed = true;
+  }
+  cache::build_uri_key(request.host, request.path, request.query, request.has_query, config.key,
+                       out.uri_key);
+  auto entry = store.lookup(out.uri_key, out.identity, out.request_lines);
+  if (!entry) {
+    out.action = out.directives.only_if_cached ? CacheAction::unavailable : CacheAction::miss;
+    out.fwd = "miss";
+    return;
+  }
+  // Pragma counts only without Cache-Control (RFC 9111 §5.4).
+  if (!has_cache_control && pragma_no_cache(request.fields)) out.directives.no_cache = true;
+  decide(config, std::move(entry), now, out);
+}
+
+void decide(const CompiledCache&, std::shared_ptr<const cache::Entry> entry, sys_seconds now,
+            CacheLookup& out) {
+  const cache::ReuseInput input{.request = &out.directives,
+                                .response = &entry->directives,
+                                .pragma_no_cache = false,
+                                .has_cache_control = true,
+                                .age = entry->age_at(now),
+                                .lifetime = entry->lifetime.lifetime};
+  out.entry = std::move(entry);
+  out.not_modified = false;
+  switch (cache::decide_reuse(input)) {
+    case cache::Reuse::fresh:
+    case cache::Reuse::stale_allowed:
+      out.action = CacheAction::hit;
+      break;
+    case cache::Reuse::serve_stale_revalidate:
+      out.action = CacheAction::hit_and_refresh;
+      break;
+    case cache::Reuse::validate:
+      out.action = out.directives.only_if_cached ? CacheAction::unavailable : CacheAction::validate;
+      // RFC 9211 §2.2: "request" when the client asked to go forward, else "stale".
+      out.fwd = out.directives.no_cache ? "request" : "stale";
+      return;
+  }
+  out.not_modified = cache::not_modified(*out.entry, out.request_lines, now);
+}
+
+std::shared_ptr<cache::Entry> storable_entry(const CompiledCache& config, const CacheLookup& lookup,
+                                             unsigned status, std::string_view reason,
+                                             std::span<const http::HeaderField> response_fields,
+                                             sys_seconds request_time, sys_seconds response_time,
+                                             cache::StoreRefusal& refusal) {
+  const auto response = cache::parse_response_directives(joined(response_fields, "cache-control"));
+  const cache::StorabilityInput input{.method = lookup.head ? "HEAD" : "GET",
+                                      .status = static_cast<int>(status),
+                                      .request = &lookup.directives,
+                                      .response = &response,
+                                      .has_authorization = lookup.has_authorization,
+                                      .has_set_cookie = has_field(response_fields, "set-cookie"),
+                                      .has_expires = has_field(response_fields, "expires"),
+                                      .private_allowed = lookup.private_allowed};
+  refusal = cache::storable(input);
+  if (refusal != cache::StoreRefusal::none) return nullptr;
+  // An invalid Age makes the response unusable for freshness (RFC 9111 §5.1).
+  bool has_age = false;
+  std::string age = joined(response_fields, "age", &has_age);
+  if (has_age && !cache::parse_age(age)) {
+    refusal = cache::StoreRefusal::status;
+    return nullptr;
+  }
+  auto entry = std::make_shared<cache::Entry>();
+  entry->vary = cache::parse_vary(joined(response_fields, "vary"));
+  auto vary_key = cache::vary_key(entry->vary, lookup.request_lines);
+  if (!vary_key) {
+    // Vary: * never matches a later request (RFC 9111 §4.1): storing it only costs memory.
+    refusal = cache::StoreRefusal::status;
+    return nullptr;
+  }
+  entry->uri_key = lookup.uri_key;
+  entry->identity = lookup.identity;
+  entry->variant_key = lookup.identity + *vary_key;
+  entry->status = status;
+  entry->reason.assign(reason);
+  for (const auto& field : response_fields) {
+    if (hop_by_hop_or_framing(field.name) || named_by_connection(response_fields, field.name)) {
+      continue;
+    }
+    entry->fields.emplace_back(std::string(field.name), std::string(field.value));
+  }
+  // RFC 9110 §6.6.1: a cache that receives a response without Date adds one.
+  if (!entry->field("date")) {
+    entry->fields.emplace_back("Date", cache::format_http_date(response_time));
+  }
+  // derive_metadata reads Age into age_field and takes it out of the stored fields.
+  if (has_age) entry->fields.emplace_back("Age", std::move(age));
+  entry->request_time = request_time;
+  entry->response_time = response_time;
+  cache::derive_metadata(*entry, config.heuristic_freshness);
+  entry->body = std::make_shared<const std::string>();
+  return entry;
+}
+
+bool may_keep(const CacheLookup& lookup, const cache::Entry& freshened) {
+  const auto& directives = freshened.directives;
+  return !directives.no_store && (!directives.private_ || lookup.private_allowed);
+}
+
+void append_hit_fields(const cache::Entry& entry, sys_seconds now, bool collapsed,
+                       std::string& out) {
+  auto age = entry.age_at(now);
+  out += "Age: ";
+  append_number(out, age.count());
+  out += "\r\nCache-Status: bulwark; hit; ttl=";
+  append_number(out, (entry.lifetime.lifetime - age).count());
+  if (collapsed) out += "; collapsed";
+  if (age >= entry.lifetime.lifetime) out += "; detail=stale";
+  out += "\r\n";
+}
+
+void append_forward_fields(const ForwardStatus& status, std::string& out) {
+  out += "Cache-Status: bulwark; fwd=";
+  out += status.fwd;
+  if (status.fwd_status != 0) {
+    out += "; fwd-status=";
+    append_number(out, status.fwd_status);
+  }
+  if (status.stored) out += "; stored";
+  if (status.collapsed) out += "; collapsed";
+  if (status.ttl) {
+    out += "; ttl=";
+    append_number(out, *status.ttl);
+  }
+  if (!status.detail.empty()) {
+    out += "; detail=";
+    out += status.detail;
+  }
+  out += "\r\n";
+}
+
+std::vector<http::NormalizedTarget> invalidated_targets(
+    std::string_view host, std::span<const http::HeaderField> response_fields) {
+  std::vector<http::NormalizedTarget> out;
+  for (const auto& field : response_fields) {
+    if (!http::iequals(field.name, "location") && !http::iequals(field.name, "content-location")) {
+      continue;
+    }
+    auto normalized = http::normalize_target(field.value);
+    if (!normalized.ok) continue;  // relative references without a leading '/' included
+    if (!normalized.target.authority.empty()) {
+      auto other = http::host_without_port(normalized.target.authority);
+      if (!other || *other != host) continue;
+    }
+    out.push_back(std::move(normalized.target));
+  }
+  return out;
+}
+
+bool is_unsafe_method(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS" && method != "TRACE";
+}
+
+}  // namespace bulwark::gateway
