@@ -57,19 +57,21 @@ mint more with: $bulwark token --config examples/quickstart.yaml --issuer demo -
 
 Try:
 
-  curl -i http://127.0.0.1:8080/api/public/hello                   # open route
+  curl -i http://127.0.0.1:8080/api/public/hello                   # open route, stored (Cache-Status)
+  curl -i http://127.0.0.1:8080/api/public/hello                   # again: a hit, with Age
   curl -i http://127.0.0.1:8080/api/secure                         # 401: no token
   curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$TOKEN"
   curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$ES_TOKEN"
   curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$NO_SCOPE"   # 403
   curl -i http://127.0.0.1:8080/api/secure -H "Authorization: Bearer \$TOKEN" -H 'X-User-Id: spoofed'
-  curl -i http://127.0.0.1:8080/api/data/hello -H "Authorization: Bearer \$TOKEN"
+  curl -i http://127.0.0.1:8080/api/data/hello -H "Authorization: Bearer \$TOKEN"   # twice: alice's entry
   curl -i -X PUT --data-binary 'bulwark' http://127.0.0.1:8080/api/data/greeting -H "Authorization: Bearer \$TOKEN"
   $bulwark token verify "\$TOKEN" --config examples/quickstart.yaml
   curl -i 'http://127.0.0.1:8080/api/../admin'                      # normalized, then 404
   curl -s http://127.0.0.1:8080/stats                               # origin's database queries
   curl -s http://127.0.0.1:9901/metrics | head -20
   curl -s http://127.0.0.1:9901/readyz
+  curl -s -X POST -d '{"prefix": "/api/"}' http://127.0.0.1:9901/cache/purge
 
 Access log lines (JSON) follow below. Ctrl-C stops both.
 MSG
