@@ -1,8 +1,8 @@
 #pragma once
 // The cache key (what two requests must share to share a response). Pure.
 //
-// URL key: host (lower case, no port) + normalized path + canonical query. The path is the
-// router's normalized path (dot segments, duplicate slashes, percent-encoding settled), so
+// URL key: authority (lower case, port as sent) + normalized path + canonical query. The path is
+// the router's normalized path (dot segments, duplicate slashes, percent-encoding settled), so
 // `/a/./b` and `/a//b` share `/a/b`. The scheme is always http on this listener and the
 // method is always GET (HEAD is answered from GET's entry), so neither is spelled out.
 // The query keeps its bytes; with `sort_query` its parameters are ordered (stable, by the

@@ -280,6 +280,17 @@ uint64_t MemoryStore::invalidate(std::string_view uri_key) {
   return node == shard.nodes.end() ? 0 : shard.drop_all(node);
 }
 
+namespace {
+
+// A URL key's authority keeps the port the client sent: "api.example:8080" is on the host
+// "api.example" as much as "api.example" itself.
+bool authority_has_host(std::string_view authority, std::string_view host) {
+  if (!authority.starts_with(host)) return false;
+  return authority.size() == host.size() || authority[host.size()] == ':';
+}
+
+}  // namespace
+
 uint64_t MemoryStore::purge(std::string_view host, std::string_view path, bool prefix) {
   uint64_t purged = 0;
   for (unsigned s = 0; s < options_.shards; ++s) {
@@ -287,7 +298,8 @@ uint64_t MemoryStore::purge(std::string_view host, std::string_view path, bool p
     std::lock_guard lock(shard.mutex);
     for (auto it = shard.nodes.begin(); it != shard.nodes.end();) {
       const std::string_view key = it->first;
-      const bool host_matches = host.empty() || key.substr(0, key.find('/')) == host;
+      const bool host_matches =
+          host.empty() || authority_has_host(key.substr(0, key.find('/')), host);
       const auto here = it++;
       const std::string_view key_path = uri_key_path(key);
       if (host_matches && (prefix ? key_path.starts_with(path) : key_path == path)) {

@@ -24,6 +24,10 @@ std::string_view to_string(StoreRefusal refusal) {
       return "authorization";
     case StoreRefusal::no_freshness:
       return "no-freshness";
+    case StoreRefusal::vary:
+      return "vary";
+    case StoreRefusal::invalid_age:
+      return "invalid-age";
   }
   return "unknown";
 }

@@ -35,6 +35,10 @@ enum class StoreRefusal {
   set_cookie,         // response carries Set-Cookie
   authorization,      // request carries Authorization, response lacks public/s-maxage/m-r
   no_freshness,       // status not heuristically cacheable and no explicit freshness
+  // Set by the gateway, not by storable(): Vary is `*`, or names a field bulwark rewrites
+  // for the upstream (X-Forwarded-*, Via, ...), whose client value is not what the origin saw.
+  vary,
+  invalid_age,  // set by the gateway: an Age field that is not delta-seconds (§5.1)
 };
 
 std::string_view to_string(StoreRefusal refusal);

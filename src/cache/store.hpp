@@ -41,7 +41,7 @@ class Store {
 
   // Removes every entry whose URL key's path part (uri_key_path: path and query) equals
   // `path` (with `prefix`: starts with it), on any host when `host` is empty, else on that
-  // host only. Returns how many.
+  // host only (with any port). Returns how many.
   virtual uint64_t purge(std::string_view host, std::string_view path, bool prefix) = 0;
 
   virtual StoreStats stats() const = 0;

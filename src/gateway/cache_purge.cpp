@@ -3,6 +3,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "cache/key.hpp"
 #include "http/path_normalizer.hpp"
 #include "http/router.hpp"
@@ -16,6 +19,10 @@ PurgeReply bad_request(std::string_view detail) {
   observe::append_json_string(reply.body, detail);
   reply.body += '}';
   return reply;
+}
+
+PurgeReply purged_reply(uint64_t purged) {
+  return {.status = 200, .body = "{\"purged\":" + std::to_string(purged) + "}", .purged = purged};
 }
 
 struct PurgeRequest {
@@ -71,17 +78,20 @@ PurgeReply purge_cache(const Runtime& runtime, std::string_view body) {
   std::string path = target.path;
   if (request.prefix) {
     if (target.has_query) (path += '?') += target.query;
-  } else {
-    cache::KeyOptions options;
-    if (auto route = runtime.router.match(request.host, target.path, "GET");
-        route && runtime.routes[*route].cache) {
-      options = runtime.routes[*route].cache->key;
-    }
-    // The key's own form of the path and query: built for an empty host, it is the path part.
-    cache::build_uri_key("", target.path, target.query, target.has_query, options, path);
+    return purged_reply(runtime.cache_store->purge(request.host, path, true));
   }
-  uint64_t purged = runtime.cache_store->purge(request.host, path, request.prefix);
-  return {.status = 200, .body = "{\"purged\":" + std::to_string(purged) + "}", .purged = purged};
+  // The key's form of the path and query: that of each caching route (built for an empty
+  // authority, a URL key is its path part). Without a host the route is not known, so every
+  // caching route's form is purged; the forms are of the same URL.
+  std::vector<std::string> forms;
+  for (const auto& route : runtime.routes) {
+    if (!route.cache) continue;
+    cache::build_uri_key("", target.path, target.query, target.has_query, route.cache->key, path);
+    if (std::find(forms.begin(), forms.end(), path) == forms.end()) forms.push_back(path);
+  }
+  uint64_t purged = 0;
+  for (const auto& form : forms) purged += runtime.cache_store->purge(request.host, form, false);
+  return purged_reply(purged);
 }
 
 }  // namespace bulwark::gateway

@@ -5,10 +5,10 @@
 // Body (JSON object, at most one of url / prefix):
 //   {"url": "/api/data/x?a=1"}            exact: that path and query, on every host
 //   {"prefix": "/api/public/"}            every URL whose path (and query) starts with it
-//   "host": "api.example.com"             optional with either: that host only
+//   "host": "api.example.com"             optional with either: that host only (any port)
 // The url and prefix are normalized like request targets (dot segments, percent-encoding),
-// and an exact url's query is put in the key form of the GET route that serves it
-// (sort_query / ignore_query), so that what a client requested is what gets purged.
+// and an exact url's query is put in the key form of every caching route (sort_query /
+// ignore_query), so that what a client requested is what gets purged.
 // Replies 200 {"purged": N}; 400 with the reason for a malformed body; 404 when no route
 // caches.
 

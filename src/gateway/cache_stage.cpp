@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "cache/conditional.hpp"
@@ -50,17 +51,49 @@ bool pragma_no_cache(std::span<const http::HeaderField> fields) {
   return no_cache;
 }
 
-// The identity the per_identity key holds: the claim's string, or the JSON text of any
-// other value. nullopt without a verified identity (an anonymous caller).
-std::optional<std::string> identity_of(const CompiledCache& config,
-                                       const boost::json::object* claims) {
-  if (config.scope != config::RouteCache::Scope::per_identity || claims == nullptr) {
-    return std::nullopt;
+// The identity a per_identity key holds: the issuer that verified the token, then the
+// claim with its type (a string and a number of the same text are different subjects, and
+// so are equal subjects of two issuers). Empty when the token has no usable identity (the
+// claim is missing, null or an empty string): such a caller must not share entries with
+// anyone, anonymous callers included.
+std::string identity_of(const CompiledCache& config, const auth::VerifiedClaims& verified) {
+  const auto* value = auth::find_claim(verified.claims, config.identity_claim);
+  if (value == nullptr || value->is_null()) return {};
+  if (value->is_string() && value->get_string().empty()) return {};
+  std::string identity = std::to_string(verified.issuer.size());
+  identity += ':';
+  identity += verified.issuer;
+  if (value->is_string()) {
+    identity += 's';
+    identity += value->get_string();
+  } else {
+    identity += 'j';
+    identity += boost::json::serialize(*value);
   }
-  const auto* value = auth::find_claim(*claims, config.identity_claim);
-  if (value == nullptr || value->is_null()) return std::nullopt;
-  if (value->is_string()) return std::string(value->get_string());
-  return boost::json::serialize(*value);
+  return identity;
+}
+
+// Fields that ask an origin framework to act on another URL or method: the key would not
+// say what the response is for (cache deception), so such requests are not cached.
+bool asks_for_override(std::span<const http::HeaderField> fields) {
+  static constexpr std::string_view kNames[] = {"x-original-url", "x-rewrite-url",
+                                                "x-http-method-override", "x-http-method",
+                                                "x-method-override"};
+  return std::any_of(fields.begin(), fields.end(), [](const http::HeaderField& field) {
+    return std::any_of(std::begin(kNames), std::end(kNames),
+                       [&](std::string_view name) { return http::iequals(field.name, name); });
+  });
+}
+
+// Vary on a field bulwark rewrites for the upstream: the client's value is not the one the
+// origin saw, so the stored variant would be filed under the wrong values.
+bool varies_on_rewritten_field(const cache::VaryFields& vary) {
+  static constexpr std::string_view kRewritten[] = {
+      "forwarded",        "max-forwards",      "via",       "x-forwarded-for",
+      "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "x-request-id"};
+  return std::any_of(vary.names.begin(), vary.names.end(), [](const std::string& name) {
+    return std::find(std::begin(kRewritten), std::end(kRewritten), name) != std::end(kRewritten);
+  });
 }
 
 void append_number(std::string& out, int64_t value) {
@@ -125,20 +158,26 @@ void look_up(const CompiledCache& config, cache::Store& store, const CacheReques
     return;
   }
   for (const auto& field : request.fields) out.request_lines.emplace_back(field.name, field.value);
-  if (request.has_body || cache::origin_only_conditions(out.request_lines)) {
+  if (request.has_body || cache::origin_only_conditions(out.request_lines) ||
+      asks_for_override(request.fields)) {
     out.fwd = "request";
     return;
+  }
+  if (config.scope == config::RouteCache::Scope::per_identity && request.identity != nullptr) {
+    std::string identity = identity_of(config, *request.identity);
+    if (identity.empty()) {
+      out.fwd = "bypass";  // a verified caller without an identity to key on
+      return;
+    }
+    out.identity = cache::identity_prefix(identity);
+    out.private_allowed = true;
   }
   bool has_cache_control = false;
   out.directives =
       cache::parse_request_directives(joined(request.fields, "cache-control", &has_cache_control));
   out.has_authorization = request.has_authorization;
-  if (auto identity = identity_of(config, request.claims)) {
-    out.identity = cache::identity_prefix(*identity);
-    out.private_allowed = true;
-  }
-  cache::build_uri_key(request.host, request.path, request.query, request.has_query, config.key,
-                       out.uri_key);
+  cache::build_uri_key(request.authority, request.path, request.query, request.has_query,
+                       config.key, out.uri_key);
   auto entry = store.lookup(out.uri_key, out.identity, out.request_lines);
   if (!entry) {
     out.action = out.directives.only_if_cached ? CacheAction::unavailable : CacheAction::miss;
@@ -197,15 +236,15 @@ std::shared_ptr<cache::Entry> storable_entry(const CompiledCache& config, const 
   bool has_age = false;
   std::string age = joined(response_fields, "age", &has_age);
   if (has_age && !cache::parse_age(age)) {
-    refusal = cache::StoreRefusal::status;
+    refusal = cache::StoreRefusal::invalid_age;
     return nullptr;
   }
   auto entry = std::make_shared<cache::Entry>();
   entry->vary = cache::parse_vary(joined(response_fields, "vary"));
   auto vary_key = cache::vary_key(entry->vary, lookup.request_lines);
-  if (!vary_key) {
-    // Vary: * never matches a later request (RFC 9111 §4.1): storing it only costs memory.
-    refusal = cache::StoreRefusal::status;
+  // Vary: * never matches a later request (RFC 9111 §4.1): storing it only costs memory.
+  if (!vary_key || varies_on_rewritten_field(entry->vary)) {
+    refusal = cache::StoreRefusal::vary;
     return nullptr;
   }
   entry->uri_key = lookup.uri_key;
@@ -270,21 +309,38 @@ void append_forward_fields(const ForwardStatus& status, std::string& out) {
 }
 
 std::vector<http::NormalizedTarget> invalidated_targets(
-    std::string_view host, std::span<const http::HeaderField> response_fields) {
+    std::string_view authority, std::string_view request_path,
+    std::span<const http::HeaderField> response_fields) {
   std::vector<http::NormalizedTarget> out;
   for (const auto& field : response_fields) {
     if (!http::iequals(field.name, "location") && !http::iequals(field.name, "content-location")) {
       continue;
     }
-    auto normalized = http::normalize_target(field.value);
-    if (!normalized.ok) continue;  // relative references without a leading '/' included
+    std::string_view value = field.value;
+    std::string resolved;
+    const bool absolute = value.find("://") != std::string_view::npos;
+    if (!absolute && !value.starts_with('/')) {
+      // A relative reference (RFC 3986 §5.2): against the request path's directory.
+      resolved.assign(request_path.substr(0, request_path.rfind('/') + 1));
+      resolved += value;
+      value = resolved;
+    }
+    auto normalized = http::normalize_target(value);
+    if (!normalized.ok) continue;
     if (!normalized.target.authority.empty()) {
-      auto other = http::host_without_port(normalized.target.authority);
-      if (!other || *other != host) continue;
+      std::string other = normalized.target.authority;
+      for (char& c : other) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (other != authority) continue;
+      normalized.target.authority.clear();
     }
     out.push_back(std::move(normalized.target));
   }
   return out;
+}
+
+bool refused_for_request(cache::StoreRefusal refusal) {
+  return refusal == cache::StoreRefusal::request_no_store ||
+         refusal == cache::StoreRefusal::authorization || refusal == cache::StoreRefusal::method;
 }
 
 bool is_unsafe_method(std::string_view method) {

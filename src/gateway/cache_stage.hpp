@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "auth/route_policy.hpp"
+#include "auth/token_cache.hpp"
 #include "cache/entry.hpp"
 #include "cache/key.hpp"
 #include "cache/reuse.hpp"
@@ -63,17 +64,20 @@ enum class CacheAction {
 
 struct CacheRequest {
   std::string_view method;
-  std::string_view host;  // lower case, no port
+  // The authority the upstream receives (absolute-form authority, else Host), lower case,
+  // port included: the origin may build links from it, so it is keyed as sent.
+  std::string_view authority;
   std::string_view path;  // normalized
   std::string_view query;
   bool has_query = false;
   bool has_body = false;
-  // Whether the client sent Authorization (RFC 9111 §3.5), even when it is not forwarded.
+  // Whether the request carried credentials (RFC 9111 §3.5): an Authorization field, or a
+  // token the route read from a cookie or another header, forwarded or not.
   bool has_authorization = false;
   // The fields as the upstream gets them (claim headers set by bulwark included): Vary
   // values are read from these, since they are what the response was made for.
   std::span<const http::HeaderField> fields;
-  const boost::json::object* claims = nullptr;  // verified claims, or null
+  const auth::VerifiedClaims* identity = nullptr;  // the verified token, or null
 };
 
 // One request's cache state, reused across the requests of a connection.
@@ -135,10 +139,16 @@ struct ForwardStatus {
 void append_forward_fields(const ForwardStatus& status, std::string& out);
 
 // The targets an unsafe request's non-error response invalidates besides its own
-// (RFC 9111 §4.4): Location and Content-Location, relative or absolute on the same host
-// (`host`: lower case, no port), normalized. Others are ignored (§4.4: only same-origin).
+// (RFC 9111 §4.4): Location and Content-Location, absolute on the same authority (`authority`:
+// lower case, port included) or relative (resolved against `request_path`), normalized.
+// Others are ignored (§4.4: only same-origin).
 std::vector<http::NormalizedTarget> invalidated_targets(
-    std::string_view host, std::span<const http::HeaderField> response_fields);
+    std::string_view authority, std::string_view request_path,
+    std::span<const http::HeaderField> response_fields);
+
+// Whether a refusal depends on the request only (the response itself could be stored):
+// then a stored response must not be removed because of it.
+bool refused_for_request(cache::StoreRefusal refusal);
 
 // Methods whose non-error responses invalidate (RFC 9110 §9.2.1: not safe).
 bool is_unsafe_method(std::string_view method);

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include "cache/conditional.hpp"
+#include "http/forwarded_headers.hpp"
 
 namespace bulwark::server {
 namespace asio = boost::asio;
@@ -17,27 +18,70 @@ using boost::system::error_code;
 namespace {
 
 constexpr size_t kMaxHeadBytes = 64 * 1024;
+constexpr unsigned kMaxInterimResponses = 8;
+
+using Parser = bhttp::response_parser<bhttp::string_body>;
 
 std::chrono::sys_seconds now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-// A pooled connection, or a new one to the next target that accepts.
-asio::awaitable<std::unique_ptr<proxy::UpstreamConnection>> connect(proxy::UpstreamPool& pool) {
+auto redirect(error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+// A pooled connection, or a new one to the next target that accepts. The caller's timer
+// bounds the connects (it closes `connection`'s socket when it fires).
+asio::awaitable<bool> connect(proxy::UpstreamPool& pool,
+                              std::unique_ptr<proxy::UpstreamConnection>& connection) {
   auto executor = co_await asio::this_coro::executor;
   for (size_t tries = 0; tries < pool.target_count(); ++tries) {
     size_t target = pool.next_target();
-    if (auto idle = pool.take_idle(target)) co_return idle;
+    if ((connection = pool.take_idle(target))) co_return true;
     for (const auto& address : pool.target(target).addresses) {
-      auto connection = std::make_unique<proxy::UpstreamConnection>(executor, kMaxHeadBytes * 2);
+      connection = std::make_unique<proxy::UpstreamConnection>(executor, kMaxHeadBytes * 2);
       connection->target = target;
       error_code ec;
-      co_await connection->socket.async_connect(address,
-                                                asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec) co_return connection;
+      co_await connection->socket.async_connect(address, redirect(ec));
+      if (!ec) co_return true;
+      if (ec == asio::error::operation_aborted) co_return false;  // out of time
     }
   }
-  co_return nullptr;
+  connection.reset();
+  co_return false;
+}
+
+// Only a lone "chunked" coding is understood (as on the request path): anything else would
+// be stored mislabelled.
+bool understood_codings(const Parser& parser) {
+  bool ok = true;
+  for (const auto& field : parser.get()) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    http::for_each_list_token(field.value(), [&](std::string_view token) {
+      if (!http::iequals(token, "chunked")) ok = false;
+    });
+  }
+  return ok;
+}
+
+// Reads the final response (interim 1xx skipped, a bounded number of them).
+asio::awaitable<bool> read_final_response(proxy::UpstreamConnection& connection,
+                                          std::optional<Parser>& parser, uint64_t body_limit) {
+  for (unsigned interim = 0; interim <= kMaxInterimResponses; ++interim) {
+    parser.emplace();
+    parser->header_limit(static_cast<uint32_t>(kMaxHeadBytes));
+    parser->body_limit(body_limit);
+    error_code ec;
+    co_await bhttp::async_read_header(connection.socket, connection.buffer, *parser, redirect(ec));
+    if (ec) co_return false;
+    unsigned status = parser->get().result_int();
+    if (status == 101) co_return false;
+    if (status >= 100 && status < 200) continue;
+    if (!understood_codings(*parser)) co_return false;
+    co_await bhttp::async_read(connection.socket, connection.buffer, *parser, redirect(ec));
+    co_return !ec && parser->is_done();
+  }
+  co_return false;
 }
 
 void store_outcome(CacheRefresh& job, const bhttp::response<bhttp::string_body>& response,
@@ -66,8 +110,8 @@ void store_outcome(CacheRefresh& job, const bhttp::response<bhttp::string_body>&
                                        request_time, now, refusal);
   if (fresh && status != 304) {
     fresh->body = std::make_shared<const std::string>(response.body());
-    if (store.insert(fresh)) job.metrics->cache_stored();
-  } else if (!cache::is_error_status(status)) {
+    if (job.runtime->cache_store->insert(fresh)) job.metrics->cache_stored();
+  } else if (!cache::is_error_status(status) && !gateway::refused_for_request(refusal)) {
     // The upstream no longer lets this be stored (or the 304 fits no stored response).
     store.remove(entry);
   }
@@ -79,39 +123,36 @@ asio::awaitable<void> refresh_cache_entry(std::unique_ptr<CacheRefresh> job) {
   job->lookup.request_lines.clear();
   for (const auto& [name, value] : job->lines) job->lookup.request_lines.emplace_back(name, value);
   auto& pool = *job->pool;
+  const auto& upstream = pool.config();
   auto request_time = now_seconds();
-  auto timer = asio::steady_timer(co_await asio::this_coro::executor);
-  auto connection = co_await connect(pool);
+  std::unique_ptr<proxy::UpstreamConnection> connection;
+  // One timer bounds the whole exchange (connect, send, response): it closes the socket.
+  // `done` keeps a timer that fired just as the exchange ended off a released socket.
+  auto done = std::make_shared<bool>(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(upstream.connect_timeout + upstream.timeout);
+  timer.async_wait([done, &connection](error_code ec) {
+    error_code ignored;
+    if (!ec && !*done && connection) connection->socket.close(ignored);
+  });
   bool ok = false;
-  if (connection) {
-    // The upstream's timeout bounds the whole exchange: the timer closes the socket.
-    // `done` keeps a timer that fired just as the exchange ended off a released socket.
-    auto done = std::make_shared<bool>(false);
-    timer.expires_after(pool.config().timeout);
-    timer.async_wait([done, &socket = connection->socket](error_code ec) {
-      error_code ignored;
-      if (!ec && !*done) socket.close(ignored);
-    });
+  std::optional<Parser> parser;
+  if (co_await connect(pool, connection)) {
     error_code ec;
-    co_await asio::async_write(connection->socket, asio::buffer(job->request_head),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(kMaxHeadBytes));
-    parser.body_limit(job->runtime->cache_max_object_bytes);
-    if (!ec) {
-      co_await bhttp::async_read(connection->socket, connection->buffer, parser,
-                                 asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(connection->socket, asio::buffer(job->request_head), redirect(ec));
+    if (!ec &&
+        co_await read_final_response(*connection, parser, job->runtime->cache_max_object_bytes)) {
+      ok = !cache::is_error_status(parser->get().result_int());
+      store_outcome(*job, parser->get(), request_time);
     }
-    *done = true;
-    timer.cancel();
-    if (!ec && parser.is_done()) {
-      ok = !cache::is_error_status(parser.get().result_int());
-      store_outcome(*job, parser.get(), request_time);
-      if (parser.get().keep_alive() && connection->socket.is_open()) {
-        connection->reused = true;
-        pool.release(std::move(connection));
-      }
-    }
+  }
+  *done = true;
+  timer.cancel();
+  // Reused only when the exchange ended cleanly with nothing more buffered.
+  if (ok && connection && connection->socket.is_open() && parser->get().keep_alive() &&
+      connection->buffer.size() == 0) {
+    connection->reused = true;
+    pool.release(std::move(connection));
   }
   job->metrics->cache_refresh(ok);
   job->flight.finish();

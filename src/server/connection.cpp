@@ -205,23 +205,56 @@ struct Exchange {
 
 enum class Relay { ok, read_failed, write_failed };
 
+// Whether a HEAD response carries the validators of the stored GET response (§4.3.5).
+template <class Response>
+bool same_validators(const cache::Entry& entry, const Response& response) {
+  auto etag = response[bhttp::field::etag];
+  auto last_modified = response[bhttp::field::last_modified];
+  if (!etag.empty() && etag != entry.etag) return false;
+  auto stored = entry.field("last-modified");
+  if (!last_modified.empty() && (!stored || *stored != last_modified)) return false;
+  return true;
+}
+
 std::chrono::sys_seconds now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-// A coalesced follower's wait: the leader's thread wakes it by posting a cancel of its timer
-// to the follower's own io_context (the timer is only touched on that thread).
+// A coalesced follower's wait. The leader may run on another worker: it wakes this one
+// through the follower's worker mailbox (never by posting to its lock-free io_context),
+// which cancels the timer on the follower's own thread. A waiter destroyed while still
+// registered (its connection torn down at shutdown) takes itself off the flight first.
 class FlightWaiter final : public cache::Coalescer::Waiter {
  public:
-  explicit FlightWaiter(const asio::any_io_executor& executor)
-      : timer_(std::make_shared<asio::steady_timer>(executor)) {}
+  FlightWaiter(Worker& worker, const asio::any_io_executor& executor)
+      : worker_(worker), timer_(std::make_shared<asio::steady_timer>(executor)) {}
+  FlightWaiter(const FlightWaiter&) = delete;
+  FlightWaiter& operator=(const FlightWaiter&) = delete;
+  ~FlightWaiter() override { leave(); }
+
+  // Joins the flight for `key`; the returned Flight leads when there was none.
+  cache::Coalescer::Flight join(cache::Coalescer& coalescer, std::string key) {
+    auto flight = coalescer.join(key, *this);
+    if (!flight.leads()) {
+      coalescer_ = &coalescer;
+      key_ = std::move(key);
+    }
+    return flight;
+  }
+  void leave() {
+    if (coalescer_ == nullptr) return;
+    std::exchange(coalescer_, nullptr)->leave(key_, *this);
+  }
   void wake() override {
-    asio::post(timer_->get_executor(), [timer = timer_] { timer->cancel(); });
+    worker_.run_on_worker([timer = timer_] { timer->cancel(); });
   }
   asio::steady_timer& timer() { return *timer_; }
 
  private:
+  Worker& worker_;
   std::shared_ptr<asio::steady_timer> timer_;
+  cache::Coalescer* coalescer_ = nullptr;  // set while registered on a flight
+  std::string key_;
 };
 
 class ClientConnection final : public Deadline {
@@ -347,6 +380,15 @@ class ClientConnection final : public Deadline {
   // itself). False when the entry has no validator.
   bool add_validators();
   void drop_validators();
+  // cache_authority_ for this request: the authority the upstream receives, lower case.
+  void set_cache_authority() {
+    std::string_view authority = normalized_.target.authority;
+    if (authority.empty()) authority = request_parser_->get()[bhttp::field::host];
+    cache_authority_.assign(authority);
+    for (char& c : cache_authority_) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+  }
   void start_refresh(const gateway::CompiledRoute& route);
   // Whether the stored response may answer now that the upstream failed (stale-if-error).
   bool stale_answers_error() const;
@@ -463,7 +505,9 @@ class ClientConnection final : public Deadline {
   size_t validator_count_ = 0;   // how many of gateway_fields_ (at its end) they are
   bool validating_ = false;
   bool cache_collapsed_ = false;
-  bool cache_retry_ = false;  // a 304 that fits no stored response: ask again unconditionally
+  bool cache_retry_ = false;       // a 304 that fits no stored response: ask again unconditionally
+  std::string cache_authority_;    // the key's authority (see CacheRequest::authority)
+  std::string passthrough_lines_;  // a 304's Set-Cookie lines, for this response only
   gateway::ClientAddress client_address_;
   bool client_resolved_ = false;
   size_t head_bytes_ = 0;  // set by read_head when it returns Head::ready
@@ -616,10 +660,13 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
     co_return co_await send_refusal();
   }
   const bool caching = route.cache && runtime.cache_store;
+  // RFC 9111 §3.5 protects credentials in any form: Authorization, or the token a route reads
+  // from a cookie or another header.
   const bool had_authorization =
-      caching && std::any_of(fields_.begin(), fields_.end(), [](const http::HeaderField& field) {
-        return http::iequals(field.name, "authorization");
-      });
+      caching && (auth_decision_.token_verified ||
+                  std::any_of(fields_.begin(), fields_.end(), [](const http::HeaderField& field) {
+                    return http::iequals(field.name, "authorization");
+                  }));
   prepare_upstream_fields(route);
   if (caching) co_return co_await serve_with_cache(route, parser, had_authorization);
   co_return co_await proxy(route, parser);
@@ -633,19 +680,27 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
   cache_request_time_ = now_seconds();
   cache_fields_.assign(fields_.begin(), fields_.end());
   cache_fields_.insert(cache_fields_.end(), gateway_fields_.begin(), gateway_fields_.end());
-  const auto& target = normalized_.target;
-  const auto& identity = auth_decision_.identity;
+  auto& target = normalized_.target;
+  set_cache_authority();
   const gateway::CacheRequest request{
       .method = exchange_.method,
-      .host = host_,
+      .authority = cache_authority_,
       .path = target.path,
       .query = target.query,
       .has_query = target.has_query,
       .has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0),
       .has_authorization = had_authorization,
       .fields = cache_fields_,
-      .claims = identity ? &identity->claims : nullptr};
+      .identity = auth_decision_.identity.get()};
   gateway::look_up(config, *runtime_->cache_store, request, cache_request_time_, cache_);
+  if (cache_.action != gateway::CacheAction::bypass &&
+      (config.key.sort_query || !config.key.ignore_query.empty())) {
+    // The upstream gets the query in the key's form (sorted, ignored parameters left out):
+    // the stored response is then exactly the answer to what the key says.
+    size_t question = cache_.uri_key.find('?');
+    target.has_query = question != std::string::npos;
+    target.query.assign(target.has_query ? cache_.uri_key.substr(question + 1) : std::string());
+  }
   auto& metrics = worker_.metrics();
   switch (cache_.action) {
     case gateway::CacheAction::hit:
@@ -690,10 +745,8 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
 }
 
 asio::awaitable<bool> ClientConnection::wait_for_leader(const gateway::CompiledCache& config) {
-  std::string key = cache_.flight_key();
-  if (!flight_waiter_) flight_waiter_.emplace(client_.get_executor());
-  auto& coalescer = *runtime_->coalescer;
-  cache_flight_ = coalescer.join(key, *flight_waiter_);
+  if (!flight_waiter_) flight_waiter_.emplace(worker_, client_.get_executor());
+  cache_flight_ = flight_waiter_->join(*runtime_->coalescer, cache_.flight_key());
   if (cache_flight_.leads()) co_return false;
   // The timer below bounds the wait; the deadline only backs it up.
   arm(Phase::upstream_wait, config.coalesce_timeout + std::chrono::seconds(1));
@@ -701,7 +754,7 @@ asio::awaitable<bool> ClientConnection::wait_for_leader(const gateway::CompiledC
   timer.expires_after(config.coalesce_timeout);
   error_code ec;
   co_await timer.async_wait(redirect(ec));
-  coalescer.leave(key, *flight_waiter_);
+  flight_waiter_->leave();
   auto entry = runtime_->cache_store->lookup(cache_.uri_key, cache_.identity, cache_.request_lines);
   if (!entry) co_return false;
   gateway::decide(config, std::move(entry), now_seconds(), cache_);
@@ -795,6 +848,7 @@ asio::awaitable<bool> ClientConnection::reply_from_cache(const gateway::ForwardS
     status_line.ttl = (entry->lifetime.lifetime - age).count();
     gateway::append_forward_fields(status_line, cache_lines_);
   }
+  cache_lines_ += passthrough_lines_;
   const bool keep_alive = exchange_.client_keep_alive && !draining_ && !worker_.draining();
   proxy::write_client_response_head(
       proxy::ClientResponseHead{
@@ -844,7 +898,8 @@ std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
     if (entry && (!length || *length <= runtime_->cache_max_object_bytes)) {
       cache_pending_ = std::move(entry);
       stored = true;
-    } else if (cache_.entry && status != 304 && !cache::is_error_status(status)) {
+    } else if (cache_.entry && status != 304 && !cache::is_error_status(status) &&
+               !gateway::refused_for_request(refusal)) {
       // What the upstream sent now replaces the stored response, which is outdated.
       store.remove(*cache_.entry);
     }
@@ -855,7 +910,14 @@ std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
   cache_lines_.clear();
   gateway::append_forward_fields({.fwd = cache_.fwd, .fwd_status = status, .stored = stored},
                                  cache_lines_);
-  if (!stored) return nullptr;
+  if (cache_.head && cache_.entry && status == 200 && !same_validators(*cache_.entry, response)) {
+    // RFC 9111 §4.3.5: a HEAD response with other validators means the entry is outdated.
+    store.remove(*cache_.entry);
+  }
+  if (!stored) {
+    cache_flight_.finish();  // nothing will be stored: followers need not wait for the body
+    return nullptr;
+  }
   cache_body_.clear();
   if (auto length = parser.content_length()) cache_body_.reserve(*length);
   return &cache_body_;
@@ -867,6 +929,8 @@ void ClientConnection::finish_cache_store(bool complete) {
     entry->body = std::make_shared<const std::string>(std::move(cache_body_));
     if (runtime_->cache_store->insert(std::move(entry))) worker_.metrics().cache_stored();
   }
+  // An idle keep-alive connection keeps no copy buffer of up to max_object.
+  if (cache_body_.capacity() > kChunkBytes) std::string().swap(cache_body_);
   cache_flight_.finish();  // followers look again now
 }
 
@@ -884,7 +948,8 @@ void ClientConnection::invalidate_after_unsafe(const ResponseParser& parser) {
       locations.push_back({field.name_string(), field.value()});
     }
   }
-  for (const auto& other : gateway::invalidated_targets(host_, locations)) {
+  set_cache_authority();
+  for (const auto& other : gateway::invalidated_targets(cache_authority_, target.path, locations)) {
     removed += invalidate_target(other.path, other.query, other.has_query);
   }
   if (removed > 0) worker_.metrics().cache_invalidated(removed);
@@ -896,7 +961,9 @@ uint64_t ClientConnection::invalidate_target(std::string_view path, std::string_
   auto route = runtime_->router.match(host_, path, "GET");
   if (!route || !runtime_->routes[*route].cache) return 0;
   std::string key;
-  cache::build_uri_key(host_, path, query, has_query, runtime_->routes[*route].cache->key, key);
+  set_cache_authority();
+  cache::build_uri_key(cache_authority_, path, query, has_query,
+                       runtime_->routes[*route].cache->key, key);
   return runtime_->cache_store->invalidate(key);
 }
 
@@ -1192,8 +1259,15 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
     const unsigned status = response_parser_->get().result_int();
     if (validating_ && status == 304) {
       std::vector<cache::FieldLine> lines;
+      passthrough_lines_.clear();
       for (const auto& field : response_parser_->get()) {
         lines.emplace_back(field.name_string(), field.value());
+        // Never stored (one user's cookie), but this client's request caused the 304.
+        if (field.name() == bhttp::field::set_cookie) {
+          passthrough_lines_ += "Set-Cookie: ";
+          passthrough_lines_ += field.value();
+          passthrough_lines_ += "\r\n";
+        }
       }
       const bool reusable = response_parser_->get().keep_alive() && response_parser_->is_done();
       if (reusable && request_parser_->is_done()) pool.release(std::move(upstream_));
@@ -1513,6 +1587,7 @@ void ClientConnection::end_exchange() {
   validator_count_ = 0;
   cache_collapsed_ = false;
   cache_retry_ = false;
+  passthrough_lines_.clear();
   exchange_.client_version = 11;
   exchange_.client_keep_alive = true;
   exchange_.expects_continue = false;

@@ -6,7 +6,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/socket_base.hpp>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <ctime>
+#include <system_error>
 
 #include "server/connection.hpp"
 
@@ -38,12 +43,20 @@ Worker::Worker(size_t index, SharedState& shared)
       io_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE)),
       metrics_(&shared.metrics.shard(index)) {
   sweep_timer_.emplace(*io_);
+  mailbox_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (mailbox_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  mailbox_descriptor_.emplace(*io_, mailbox_fd_);  // owns the fd from here
 }
 
 Worker::~Worker() {
   stop();
   join();
   acceptor_.reset();
+  mailbox_descriptor_.reset();
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    mailbox_.clear();
+  }
   sweep_timer_.reset();
   pools_.clear();
   io_.reset();
@@ -100,10 +113,42 @@ void Worker::apply(WorkerConfig config) {
   access_log_.set_sink(std::move(config.access_log));
 }
 
+void Worker::run_on_worker(std::function<void()> task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    was_empty = mailbox_.empty();
+    mailbox_.push_back(std::move(task));
+  }
+  // One write per batch: the worker swaps the whole mailbox out after reading the count.
+  if (!was_empty) return;
+  uint64_t one = 1;
+  ssize_t written;
+  do {
+    written = ::write(mailbox_fd_, &one, sizeof one);
+  } while (written < 0 && errno == EINTR);
+}
+
+void Worker::read_mailbox() {
+  mailbox_descriptor_->async_read_some(asio::buffer(&mailbox_count_, sizeof mailbox_count_),
+                                       [this](boost::system::error_code ec, size_t) {
+                                         if (ec == asio::error::operation_aborted) return;
+                                         std::vector<std::function<void()>> tasks;
+                                         {
+                                           std::lock_guard lock(mailbox_mutex_);
+                                           tasks.swap(mailbox_);
+                                         }
+                                         for (auto& task : tasks) task();
+                                         if (mailbox_descriptor_ && mailbox_descriptor_->is_open())
+                                           read_mailbox();
+                                       });
+}
+
 void Worker::start() {
   refresh_http_date();
   start_sweep_timer();
   accept_next();
+  read_mailbox();
   thread_ = std::thread([this] {
     try {
       io_->run();

@@ -4,9 +4,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,6 +73,10 @@ class Worker {
   const std::string& http_date() const { return http_date_; }
   void connection_started();
   void connection_ended();
+  // Thread-safe: runs `task` on this worker's thread soon. The io_context takes no locks
+  // (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE), so another thread must never post to it: tasks go
+  // through a mutex-guarded mailbox and an eventfd that wakes the worker's loop.
+  void run_on_worker(std::function<void()> task);
 
  private:
   void apply(WorkerConfig config);
@@ -80,6 +86,7 @@ class Worker {
   void refresh_http_date();
   void start_sweep_timer();
   void accept_next();
+  void read_mailbox();
 
   size_t index_;
   SharedState& shared_;
@@ -104,6 +111,13 @@ class Worker {
   std::optional<WorkerConfig> pending_config_;
   bool drain_requested_ = false;
   bool stop_requested_ = false;
+
+  // run_on_worker's mailbox; the eventfd counts posts not yet read.
+  std::mutex mailbox_mutex_;
+  std::vector<std::function<void()>> mailbox_;
+  int mailbox_fd_ = -1;
+  std::optional<boost::asio::posix::stream_descriptor> mailbox_descriptor_;
+  uint64_t mailbox_count_ = 0;
 };
 
 }  // namespace bulwark::server

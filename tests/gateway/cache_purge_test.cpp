@@ -73,6 +73,15 @@ TEST_F(CachePurgeTest, ExactUrlOnOneHost) {
   EXPECT_EQ(entries(), 1u);
 }
 
+TEST_F(CachePurgeTest, HostMatchesEveryPortOfIt) {
+  store("a.example:8080", "/items/1");
+  store("a.example", "/items/1");
+  store("a.example.evil:8080", "/items/1");
+  auto reply = purge_cache(*runtime, R"({"url": "/items/1", "host": "a.example"})");
+  EXPECT_EQ(reply.body, R"({"purged":2})");
+  EXPECT_EQ(entries(), 1u);
+}
+
 TEST_F(CachePurgeTest, ExactUrlIsNormalizedLikeARequest) {
   store("a.example", "/items/~x");
   auto reply = purge_cache(*runtime, R"({"url": "/items/./%7Ex"})");

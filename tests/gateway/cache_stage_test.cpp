@@ -33,8 +33,10 @@ CompiledCache per_identity_cache() {
   return compile_route_cache(route);
 }
 
-boost::json::object claims_of(std::string_view json) {
-  return boost::json::parse(json).as_object();
+auth::VerifiedClaims claims_of(std::string_view json, std::string issuer = "demo") {
+  return auth::VerifiedClaims{.claims = boost::json::parse(json).as_object(),
+                              .issuer = std::move(issuer),
+                              .expires_at = std::nullopt};
 }
 
 // One exchange against a store: look up, and on a miss store what the "upstream" sends.
@@ -45,16 +47,16 @@ class CacheStageTest : public ::testing::Test {
   CacheLookup lookup;
 
   CacheRequest request(std::string_view method, const Fields& fields,
-                       const boost::json::object* claims = nullptr) {
+                       const auth::VerifiedClaims* identity = nullptr) {
     return CacheRequest{.method = method,
-                        .host = "api.example.com",
+                        .authority = "api.example.com",
                         .path = "/items/1",
                         .query = "",
                         .has_query = false,
                         .has_body = false,
                         .has_authorization = false,
                         .fields = fields,
-                        .claims = claims};
+                        .identity = identity};
   }
 
   // Stores the response for the request last looked up; returns the refusal.
@@ -259,7 +261,7 @@ TEST_F(CacheStageTest, PerIdentityAnonymousCallerCannotStorePrivate) {
             cache::StoreRefusal::private_response);
 }
 
-TEST_F(CacheStageTest, NumericIdentityIsKeyedByItsJsonText) {
+TEST_F(CacheStageTest, IdentityHoldsTheClaimsType) {
   auto config = per_identity_cache();
   auto numeric = claims_of(R"({"sub":42})");
   auto text = claims_of(R"({"sub":"42"})");
@@ -267,9 +269,65 @@ TEST_F(CacheStageTest, NumericIdentityIsKeyedByItsJsonText) {
   look_up(config, store, request("GET", fields, &numeric), kT0, lookup);
   std::string numeric_identity = lookup.identity;
   look_up(config, store, request("GET", fields, &text), kT0, lookup);
-  // Both read "42": the same subject, so the same entries.
-  EXPECT_EQ(numeric_identity, lookup.identity);
-  EXPECT_FALSE(lookup.identity.empty());
+  EXPECT_NE(numeric_identity, lookup.identity);
+  EXPECT_FALSE(numeric_identity.empty());
+  EXPECT_EQ(lookup.identity, cache::identity_prefix("4:demos42"));
+}
+
+TEST_F(CacheStageTest, IdentityHoldsTheIssuer) {
+  auto config = per_identity_cache();
+  auto first = claims_of(R"({"sub":"1001"})", "issuer-a");
+  auto second = claims_of(R"({"sub":"1001"})", "issuer-b");
+  Fields fields;
+  look_up(config, store, request("GET", fields, &first), kT0, lookup);
+  ASSERT_EQ(lookup.action, CacheAction::miss);
+  ASSERT_EQ(respond(config, {{"Cache-Control", "private, max-age=60"}}, "a's"),
+            cache::StoreRefusal::none);
+  look_up(config, store, request("GET", fields, &second), kT0 + 1s, lookup);
+  EXPECT_EQ(lookup.action, CacheAction::miss);
+  look_up(config, store, request("GET", fields, &first), kT0 + 1s, lookup);
+  EXPECT_EQ(lookup.action, CacheAction::hit);
+}
+
+TEST_F(CacheStageTest, VerifiedTokenWithoutUsableIdentityBypasses) {
+  auto config = per_identity_cache();
+  Fields fields;
+  for (auto json : {R"({"client":"svc-1"})", R"({"sub":null})", R"({"sub":""})"}) {
+    auto claims = claims_of(json);
+    look_up(config, store, request("GET", fields, &claims), kT0, lookup);
+    EXPECT_EQ(lookup.action, CacheAction::bypass) << json;
+    EXPECT_EQ(lookup.fwd, "bypass") << json;
+  }
+}
+
+TEST_F(CacheStageTest, OverrideHeadersBypass) {
+  for (auto name : {"X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "x-http-method",
+                    "X-Method-Override"}) {
+    Fields fields{{name, "/admin"}};
+    look_up(shared_cache(), store, request("GET", fields), kT0, lookup);
+    EXPECT_EQ(lookup.action, CacheAction::bypass) << name;
+    EXPECT_EQ(lookup.fwd, "request") << name;
+  }
+}
+
+TEST_F(CacheStageTest, VaryOnAFieldBulwarkRewritesIsNotStored) {
+  auto config = shared_cache();
+  Fields fields{{"X-Forwarded-Host", "evil.example"}};
+  for (auto vary : {"X-Forwarded-Host", "Accept, x-forwarded-proto", "Forwarded", "Via",
+                    "X-Forwarded-For", "X-Real-IP"}) {
+    look_up(config, store, request("GET", fields), kT0, lookup);
+    EXPECT_EQ(respond(config, {{"Cache-Control", "max-age=60"}, {"Vary", vary}}),
+              cache::StoreRefusal::vary)
+        << vary;
+  }
+}
+
+TEST_F(CacheStageTest, AuthorityKeepsItsPort) {
+  Fields fields;
+  auto req = request("GET", fields);
+  req.authority = "api.example.com:8080";
+  look_up(shared_cache(), store, req, kT0, lookup);
+  EXPECT_EQ(lookup.uri_key, "api.example.com:8080/items/1");
 }
 
 TEST_F(CacheStageTest, VaryKeepsVariantsApart) {
@@ -386,16 +444,23 @@ TEST(InvalidatedTargets, SameHostOnly) {
                   {"Location", "http://other.example.com/items/4"},
                   {"Location", "relative/path"},
                   {"X-Other", "/items/5"}};
-  auto targets = invalidated_targets("api.example.com", response);
-  ASSERT_EQ(targets.size(), 2u);
+  auto targets = invalidated_targets("api.example.com:8080", "/items/1", response);
+  ASSERT_EQ(targets.size(), 3u);
   EXPECT_EQ(targets[0].path, "/items/2");
   EXPECT_EQ(targets[1].path, "/items/3");
   EXPECT_EQ(targets[1].query, "x=1");
+  EXPECT_TRUE(targets[1].authority.empty());
+  EXPECT_EQ(targets[2].path, "/items/relative/path");  // resolved against /items/
+}
+
+TEST(InvalidatedTargets, OtherPortIsAnotherOrigin) {
+  Fields response{{"Location", "http://api.example.com:9090/items/3"}};
+  EXPECT_TRUE(invalidated_targets("api.example.com:8080", "/", response).empty());
 }
 
 TEST(InvalidatedTargets, PathsAreNormalized) {
   Fields response{{"Location", "/a/./b/../c"}};
-  auto targets = invalidated_targets("h", response);
+  auto targets = invalidated_targets("h", "/", response);
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_EQ(targets[0].path, "/a/c");
 }
