@@ -13,7 +13,7 @@ packages=(
 )
 # Peers for the side-by-side load runs (bench/load), only when asked.
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx-light haproxy)
+  packages+=(wrk nginx-light haproxy varnish)
 fi
 
 missing=()

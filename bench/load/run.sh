@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # bench/load/run.sh BUILD_DIR — side-by-side load benchmark (`make bench`).
 #
-# Starts the example origin, bulwark and the peer proxies (nginx, HAProxy) on free loopback
-# ports, runs wrk against each in turn (alternating, several runs), prints a table and the
-# bulwark/peer ratios, and writes BUILD_DIR/bench-results.json. See bench/README.md.
+# Starts the example origin, bulwark and the peer proxies (nginx, HAProxy, Varnish) on free
+# loopback ports, runs wrk against each in turn (alternating, several runs), prints a table
+# and the bulwark/peer ratios, and writes BUILD_DIR/bench-results.json. See bench/README.md.
+#
+# Scenarios (BENCH_SCENARIOS): direct (the origin alone), proxy (bulwark vs nginx), jwt
+# (bearer JWT + proxy: bulwark vs HAProxy jwt_verify), and opt-in: limit (per-IP rate limit:
+# bulwark vs HAProxy stick-table vs nginx limit_req), cache (cache hits of a public
+# max-age=60 GET: bulwark vs nginx proxy_cache, HAProxy cache, Varnish), cache-jwt (JWT +
+# per-IP limit + cache hit: bulwark vs HAProxy). The cache scenarios check that each target
+# really serves hits: every run uses a path of its own, fetched once just before, and stops
+# the script if more than 1 % of the run's requests reached the origin (its GET /stats).
 #
 # Environment (all optional):
 #   BENCH_DURATION=10s      wrk duration per measured run (N, Ns or Nm)
@@ -13,16 +21,18 @@
 #   BENCH_RUNS=2            measured runs per proxy target (alternating bulwark, peer, ...)
 #   BENCH_SCENARIOS="direct proxy jwt"   which scenario_* functions to run, in order
 #   BENCH_JWT_ALGS="HS256 ES256"   jwt scenario: which token algorithms, in order
-#                           (the limit scenario is opt-in: BENCH_SCENARIOS="... limit")
+#                           (limit, cache and cache-jwt are opt-in: BENCH_SCENARIOS="... limit",
+#                           BENCH_SCENARIOS="cache cache-jwt" runs the cache ones alone)
 #   BENCH_PERF=0            1: after the measured runs, profile bulwark with `perf record`
 #                           during one extra (unrecorded) run; report in BUILD_DIR/bench-perf.txt
 #   BENCH_KEEP=0            1: keep the temp dir (configs, logs) even on success
 #
 # Adding a scenario: write scenario_NAME (start what it needs with start_bulwark /
-# start_nginx / start_haproxy, then call run_alternating NAME label=url=pid ...), add NAME
-# to the default list. Every target whose label starts with "bulwark" (bulwark,
-# bulwark-nocache) is compared with every other target recorded under the same scenario
-# label. A scenario may record several labels (jwt records jwt-hs256 and jwt-es256).
+# start_nginx / start_haproxy / start_varnish, then call run_alternating NAME
+# label=url=pid ...), add NAME to the default list (or document it as opt-in). Every target
+# whose label starts with "bulwark" (bulwark, bulwark-nocache) is compared with every other
+# target recorded under the same scenario label. A scenario may record several labels (jwt
+# records jwt-hs256 and jwt-es256).
 # Everything started goes through start_bg, so the EXIT trap stops it by PID.
 set -euo pipefail
 
@@ -65,6 +75,8 @@ needed_tools=(wrk)
 [[ " ${scenarios[*]} " == *" proxy "* ]] && needed_tools+=(nginx)
 [[ " ${scenarios[*]} " == *" jwt "* ]] && needed_tools+=(haproxy openssl curl)
 [[ " ${scenarios[*]} " == *" limit "* ]] && needed_tools+=(haproxy nginx curl)
+[[ " ${scenarios[*]} " == *" cache "* ]] && needed_tools+=(nginx haproxy varnishd curl)
+[[ " ${scenarios[*]} " == *" cache-jwt "* ]] && needed_tools+=(haproxy openssl curl)
 for tool in "${needed_tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool not found: scripts/install-deps.sh --bench"
 done
@@ -80,9 +92,33 @@ pids=()
 names=()
 started_any=0  # keep the temp dir on failure only when it holds logs worth reading
 
-stop_pid() {  # PID: TERM, wait up to 5 s, then KILL
-  local pid=$1 i
+# "PID:STARTTIME" of PID's child processes (nginx workers, varnishd's cache process): the
+# start time (/proc/PID/stat field 22) tells a leftover child from a later process that
+# reused its PID.
+child_ids() {
+  local c stat
+  local -a f
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    stat=$(cat /proc/"$c"/stat 2>/dev/null) || continue
+    stat=${stat##*) }
+    read -r -a f <<<"$stat"
+    echo "$c:${f[19]}"
+  done
+}
+
+still_running() {  # PID:STARTTIME
+  local stat
+  local -a f
+  stat=$(cat /proc/"${1%%:*}"/stat 2>/dev/null) || return 1
+  stat=${stat##*) }
+  read -r -a f <<<"$stat"
+  [[ "${f[19]}" == "${1#*:}" && "${f[0]}" != Z ]]
+}
+
+stop_pid() {  # PID: TERM, wait up to 5 s, then KILL; then the same for children it left
+  local pid=$1 i kids k
   kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kids=$(child_ids "$pid")
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 50); do
     kill -0 "$pid" 2>/dev/null || break
@@ -93,6 +129,19 @@ stop_pid() {  # PID: TERM, wait up to 5 s, then KILL
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
+  # A parent that stops normally takes its children along (varnishd's manager stops its
+  # cache process on SIGTERM); one that was killed may leave them behind, orphaned.
+  for k in $kids; do
+    for i in $(seq 1 30); do
+      still_running "$k" || break
+      ((i != 10)) || kill -TERM "${k%%:*}" 2>/dev/null || true
+      sleep 0.1
+    done
+    if still_running "$k"; then
+      log "child pid ${k%%:*} of $pid outlived it; sending SIGKILL"
+      kill -KILL "${k%%:*}" 2>/dev/null || true
+    fi
+  done
 }
 
 cleanup() {
@@ -162,15 +211,15 @@ free_port() {  # VAR
   die "no free loopback port found"
 }
 
-wait_port() {  # PORT PID NAME: until 127.0.0.1:PORT accepts (10 s at most)
-  local port=$1 pid=$2 name=$3 i
-  for i in $(seq 1 100); do
+wait_port() {  # PORT PID NAME [SECONDS]: until 127.0.0.1:PORT accepts (10 s by default)
+  local port=$1 pid=$2 name=$3 secs=${4:-10} i
+  for i in $(seq 1 $((secs * 10))); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || { show_log "$name"; die "$name exited during start-up"; }
     sleep 0.1
   done
   show_log "$name"
-  die "$name did not listen on 127.0.0.1:$port within 10 s"
+  die "$name did not listen on 127.0.0.1:$port within $secs s"
 }
 
 # Extra request header for every check_ok and wrk request ("Name: value"), set by the
@@ -229,7 +278,7 @@ cpu_ticks() {
 
 # ---------------------------------------------------------------------------------------
 # The origin (one for every scenario, so all targets forward to the same server).
-origin_port="" bulwark_port="" nginx_port="" haproxy_port=""
+origin_port="" bulwark_port="" nginx_port="" haproxy_port="" varnish_port=""
 start_origin() {
   start_bg origin "$origin_bin" --listen 127.0.0.1:0 --threads 1
   origin_pid=$started_pid
@@ -336,13 +385,14 @@ EOF
   check_ok "$name" "http://127.0.0.1:$nginx_port$bench_path"
 }
 
-# start_haproxy NAME [EXTRA_FRONTEND_LINES]: HAProxy (one process, `nbthread` = bulwark's
-# worker count) as a reverse proxy for /api/ in front of the same origin, keep-alive to the
-# origin with `http-reuse always`, nothing logged; EXTRA_FRONTEND_LINES (http-request rules)
-# run before the request is forwarded. The config lives in $tmp/NAME. Sets haproxy_port,
-# haproxy_pid.
+# start_haproxy NAME [EXTRA_FRONTEND_LINES [EXTRA_SECTIONS]]: HAProxy (one process,
+# `nbthread` = bulwark's worker count) as a reverse proxy for /api/ in front of the same
+# origin, keep-alive to the origin with `http-reuse always`, nothing logged;
+# EXTRA_FRONTEND_LINES (http-request / http-response rules) run before the request is
+# forwarded; EXTRA_SECTIONS (a `cache` section) go at the end. The config lives in
+# $tmp/NAME. Sets haproxy_port, haproxy_pid.
 start_haproxy() {
-  local name=$1 extra=${2:-} dir=$tmp/$1
+  local name=$1 extra=${2:-} sections=${3:-} dir=$tmp/$1
   free_port haproxy_port
   mkdir -p "$dir"
   cat >"$dir/haproxy.cfg" <<EOC
@@ -363,6 +413,7 @@ $extra
 backend origin
   http-reuse always
   server origin 127.0.0.1:$origin_port
+$sections
 EOC
   haproxy -c -q -f "$dir/haproxy.cfg" >"$tmp/$name.log" 2>&1 ||
     { show_log "$name"; die "haproxy rejected $dir/haproxy.cfg"; }
@@ -370,6 +421,25 @@ EOC
   haproxy_pid=$started_pid
   wait_port "$haproxy_port" "$haproxy_pid" "$name"
   check_ok "$name" "http://127.0.0.1:$haproxy_port$bench_path"
+}
+
+# start_varnish NAME: Varnish Cache (varnishd) in front of the same origin with its built-in
+# VCL (`-b`: cache what the origin's Cache-Control allows), a 64 MiB malloc store, no
+# management port. -F keeps the manager in the foreground, so start_bg holds its PID; on
+# SIGTERM the manager stops its cache process (a child; stop_pid also checks that it went).
+# -j none: no switch to the varnish users, who could not enter our 0700 temp dir as root.
+# Its work dir (shared-memory log, compiled VCL) is $tmp/NAME. Sets varnish_port,
+# varnish_pid.
+start_varnish() {
+  local name=$1 dir=$tmp/$1
+  free_port varnish_port
+  mkdir -p "$dir"
+  start_bg "$name" varnishd -F -j none -a "127.0.0.1:$varnish_port" -b "127.0.0.1:$origin_port" \
+    -n "$dir/work" -s malloc,64m -T none
+  varnish_pid=$started_pid
+  # It compiles its VCL with cc at start-up: slower to listen than the others.
+  wait_port "$varnish_port" "$varnish_pid" "$name" 30
+  check_ok "$name" "http://127.0.0.1:$varnish_port$bench_path"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -525,12 +595,80 @@ EOR
 # Measuring
 res_scenario=() res_target=() res_run=() res_rps=() res_p99=() res_requests=() res_errors=()
 res_cpu=() res_cpu_per_req=() res_origin_cpu=() res_wrk_cpu=() res_other_cpu=() res_non2xx=()
+res_origin_reqs=()  # cache scenarios: requests that reached the origin during the run; else ""
 
 # Set by a scenario whose runs are meant to be refused (limit-rejecting): "RATE BURST" of the
 # limit under test. Then non-2xx answers are the point, not errors: a run's `errors` counts
 # socket errors plus 2xx answers beyond what the limit can allow (RATE x (duration + 1) +
 # BURST), and after each run the target must still answer 429 (limit_check_refusing).
 bench_reject=""
+
+# Set by the cache scenarios (1): every measured run then GETs a path of its own,
+# ${bench_path}-NNN (a new cache key, fresh for the origin's max-age=60 from its first
+# request, so no run sees an expiry), primed just before the run by one request (a miss,
+# which must reach the origin) and 20 more (hits: none may reach it). Around the run the
+# origin's request counter (GET /stats, which it does not count itself) tells how many of
+# wrk's requests reached it: fewer than 1 % may, or the script stops.
+bench_cache=0
+cache_seq=0
+cache_min_hit_pct=99
+
+origin_requests() {  # VAR: the origin's request counter
+  local n
+  n=$(curl -s --max-time 5 "http://127.0.0.1:$origin_port/stats" |
+    sed -n 's/.*"requests":\([0-9][0-9]*\).*/\1/p')
+  [[ -n "$n" ]] || die "could not read the origin's request counter (GET /stats)"
+  printf -v "$1" '%s' "$n"
+}
+
+cache_fresh_url() {  # URL_VAR: point the URL in URL_VAR at a new path, ${bench_path}-NNN
+  local -n u=$1
+  cache_seq=$((cache_seq + 1))
+  u=${u%"$bench_path"*}$bench_path-$(printf '%03d' "$cache_seq")
+}
+
+cache_fail() {  # NAME WHAT...
+  local name=$1
+  shift
+  show_log "$name"
+  die "$name: $*; it is not serving from its cache, so its figures would not be cache hits"
+}
+
+# cache_prime NAME URL N VAR: URL is a path nobody asked for yet. One GET must answer 200
+# and reach the origin once (the miss that fills the cache); then N GETs in a row (one
+# keep-alive connection) must all answer 200 without reaching the origin. Sets VAR to the
+# origin's counter after that.
+cache_prime() {
+  local name=$1 url=$2 n=$3 o0 o1 o2 code codes n_ok
+  local -a hdr=()
+  [[ -z "$bench_header" ]] || hdr=(-H "$bench_header")
+  origin_requests o0
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${hdr[@]}" "$url" || true)
+  [[ "$code" == 200 ]] || cache_fail "$name" "GET $url answered '$code', expected 200"
+  origin_requests o1
+  ((o1 - o0 == 1)) ||
+    cache_fail "$name" "the first GET of the new path $url reached the origin" \
+      "$((o1 - o0)) times, expected once"
+  codes=$(burst_codes "$url" "$n")
+  n_ok=$(grep -c '^200$' <<<"$codes" || true)
+  ((n_ok == n)) || cache_fail "$name" "of $n GETs of $url only $n_ok answered 200: $(echo $codes)"
+  origin_requests o2
+  ((o2 == o1)) ||
+    cache_fail "$name" "$((o2 - o1)) of $n repeated GETs of the cached $url reached the origin"
+  printf -v "$4" '%s' "$o2"
+}
+
+# cache_check_hits NAME BASE_URL: before any load, on a new path: one miss, then 100 hits.
+# The header of a hit is kept in $tmp/NAME.hit-headers (BENCH_KEEP=1 to read it).
+cache_check_hits() {
+  local path_url=$2$bench_path _o
+  local -a hdr=()
+  [[ -z "$bench_header" ]] || hdr=(-H "$bench_header")
+  cache_fresh_url path_url
+  cache_prime "$1" "$path_url" 100 _o
+  curl -s -D "$tmp/$1.hit-headers" -o /dev/null --max-time 5 "${hdr[@]}" "$path_url" || true
+  log "$1: a new path reached the origin once, then 100 GETs of it were all served from the cache"
+}
 
 # wrk in the background + wait, so that a signal to this script is handled at once (bash
 # defers traps until a foreground command ends); the EXIT trap stops it by PID.
@@ -552,6 +690,11 @@ wrk_cmd() {  # SECONDS URL OUTPUT_FILE
 measure() {
   local scenario=$1 target=$2 run=$3 url=$4 pid=$5 out=$tmp/wrk-$1-$2-$3.txt
   local t0 t1 o0 o1 h0 h1 w0 w1 start end parsed rps p99 requests non2xx sockerr errors
+  local origin_before="" origin_after="" origin_reqs="" hit_pct
+  if ((bench_cache)); then
+    cache_fresh_url url
+    cache_prime "$target" "$url" 20 origin_before
+  fi
   log "measuring $scenario / $target run $run: ${duration_s}s, -c$connections -t$wrk_threads $url"
   t0=$(cpu_ticks "$pid") o0=$(cpu_ticks "$origin_pid") h0=$(host_ticks) start=$(date +%s.%N)
   children_cpu w0
@@ -583,9 +726,18 @@ measure() {
   else
     errors=$((non2xx + sockerr))
   fi
+  if ((bench_cache)); then
+    origin_requests origin_after
+    origin_reqs=$((origin_after - origin_before))
+    hit_pct=$(awk -v o="$origin_reqs" -v n="$requests" 'BEGIN { printf "%.4f", 100 * (n - o) / n }')
+    log "$target run $run: $origin_reqs of $requests requests reached the origin (hit ratio $hit_pct %)"
+    ((origin_reqs * 100 <= requests * (100 - cache_min_hit_pct))) ||
+      cache_fail "$target" "in run $run, $origin_reqs of its $requests requests reached the origin" \
+        "(hit ratio $hit_pct %, below $cache_min_hit_pct %)"
+  fi
   res_scenario+=("$scenario") res_target+=("$target") res_run+=("$run")
   res_rps+=("$rps") res_p99+=("$p99") res_requests+=("$requests") res_errors+=("$errors")
-  res_non2xx+=("$non2xx")
+  res_non2xx+=("$non2xx") res_origin_reqs+=("$origin_reqs")
   res_cpu+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v a="$start" -v b="$end" \
     'BEGIN { printf "%.2f", d / hz / (b - a) }')")
   res_cpu_per_req+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$requests" \
@@ -659,7 +811,8 @@ perf_profile() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Scenarios: one function each (scenario_limit is above, with its checks). Later: cache hit, ...
+# Scenarios: one function each (scenario_limit, scenario_cache and scenario_cache-jwt are
+# further down, with their checks).
 
 # The origin alone, for reference: what the proxies' numbers are bounded by.
 scenario_direct() {
@@ -727,12 +880,13 @@ limit_allowed_rate=1000000 limit_allowed_burst=1000000
 limit_reject_rate=10 limit_reject_burst=10
 
 # burst_codes URL N: N GETs of URL in one curl (one keep-alive connection while the server
-# keeps it), back to back; prints the status codes, one per line.
+# keeps it), back to back, with bench_header if set; prints the status codes, one per line.
 burst_codes() {
   local url=$1 n=$2 i
-  local -a args=()
+  local -a args=() hdr=()
+  [[ -z "$bench_header" ]] || hdr=(-H "$bench_header")
   for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$url"); done
-  curl -s --max-time 10 -w '%{http_code}\n' "${args[@]}" || true
+  curl -s --max-time 10 "${hdr[@]}" -w '%{http_code}\n' "${args[@]}" || true
 }
 
 limit_fail() {  # NAME WHAT CODES...
@@ -746,11 +900,13 @@ limit_fail() {  # NAME WHAT CODES...
 # responses must carry the RateLimit fields we say it writes.
 limit_check_allowing() {
   local name=$1 url=$2 codes n_ok
+  local -a hdr=()
+  [[ -z "$bench_header" ]] || hdr=(-H "$bench_header")
   codes=$(burst_codes "$url" 200)
   n_ok=$(grep -c '^200$' <<<"$codes" || true)
   ((n_ok == 200)) || limit_fail "$name" "a burst of 200 under the high limit was not all 200" $codes
   if [[ "$name" == bulwark* ]]; then
-    curl -s -D - -o /dev/null --max-time 5 "$url" | tr -d '\r' >"$tmp/$name.headers" || true
+    curl -s -D - -o /dev/null --max-time 5 "${hdr[@]}" "$url" | tr -d '\r' >"$tmp/$name.headers" || true
     grep -qi '^ratelimit-policy: ' "$tmp/$name.headers" && grep -qi '^ratelimit: ' "$tmp/$name.headers" ||
       limit_fail "$name" "no RateLimit / RateLimit-Policy fields on an allowed response" "$(cat "$tmp/$name.headers")"
   fi
@@ -827,6 +983,122 @@ scenario_limit() {
   limit_subrun rejecting "$limit_reject_rate" "$limit_reject_burst"
 }
 
+# Cache hit: bulwark (route `cache: {scope: shared}`, a 64 MiB memory store) vs nginx
+# (proxy_cache), Varnish 7.1 and HAProxy 2.6 (its `cache`), each serving a public,
+# max-age=60 origin response from its cache. Every run GETs a new path under /api/public/
+# that was fetched once (the miss) just before (bench_cache: see cache_prime); the origin's
+# request counter must show that >= 99 % of wrk's requests were hits.
+cache_bulwark_settings="cache:
+  memory: 64MiB
+  max_object: 1MiB"
+cache_bulwark_route="    cache: {scope: shared}"
+# HAProxy's cache: 64 MB, objects up to 1 MiB, nothing kept longer than the origin's 60 s.
+cache_haproxy_section="cache bench
+  total-max-size 64
+  max-object-size 1048576
+  max-age 60"
+
+# nginx: a keys zone plus 64 MB of cache files in the temp dir. proxy_cache_valid applies
+# only when the origin sends no Cache-Control / Expires (here it does: max-age=60 decides);
+# proxy_cache_lock: concurrent misses of one key wait for the first one's response.
+cache_nginx_location="proxy_cache bench;
+      proxy_cache_valid 200 1m;
+      proxy_cache_lock on;"
+cache_nginx_http() {  # DIR
+  echo "proxy_cache_path $1/cache levels=1:2 keys_zone=bench:10m max_size=64m inactive=10m" \
+    "use_temp_path=off;"
+}
+
+cache_warn_duration() {
+  ((duration_s <= 50)) ||
+    log "WARNING: BENCH_DURATION=${duration_s}s: the origin's max-age=60 runs out during a run," \
+      "so each target refetches once a minute"
+}
+
+scenario_cache() {
+  local b_port b_pid n_port n_pid h_port h_pid v_port v_pid target
+  cache_warn_duration
+  start_bulwark bulwark-cache "$cache_bulwark_settings" "$cache_bulwark_route"
+  b_port=$bulwark_port b_pid=$bulwark_pid
+  start_nginx nginx-cache "$cache_nginx_location" "$(cache_nginx_http "$tmp/nginx-cache")"
+  n_port=$nginx_port n_pid=$nginx_pid
+  start_haproxy haproxy-cache "  http-request cache-use bench
+  http-response cache-store bench" "$cache_haproxy_section"
+  h_port=$haproxy_port h_pid=$haproxy_pid
+  start_varnish varnish-cache
+  v_port=$varnish_port v_pid=$varnish_pid
+  for target in "bulwark-cache=$b_port" "nginx-cache=$n_port" "haproxy-cache=$h_port" \
+    "varnish-cache=$v_port"; do
+    cache_check_hits "${target%=*}" "http://127.0.0.1:${target#*=}"
+  done
+  bench_cache=1
+  run_alternating cache \
+    "bulwark=http://127.0.0.1:$b_port$bench_path=$b_pid" \
+    "nginx=http://127.0.0.1:$n_port$bench_path=$n_pid" \
+    "haproxy=http://127.0.0.1:$h_port$bench_path=$h_pid" \
+    "varnish=http://127.0.0.1:$v_port$bench_path=$v_pid"
+  bench_cache=0
+  stop_started varnish-cache
+  stop_started haproxy-cache
+  stop_started nginx-cache
+  stop_started bulwark-cache
+}
+
+# JWT + rate limit + cache hit: bulwark (route with auth, the per-IP limit of limit-allowed
+# and `cache: {scope: shared}`) vs HAProxy 2.6 doing the same in that order: its limit
+# rules (limit scenario), its jwt_verify rules (jwt scenario), then its cache. The origin's
+# response is public, so a shared cache may store it for an authorized request (RFC 9111
+# §3.5). HAProxy's cache never stores nor serves a request that carries Authorization, so
+# its config takes the field out for the cache lookup (after the token is verified) and puts
+# it back for the origin on a miss. wrk replays one valid HS256 token; bulwark keeps its
+# verified-token cache on (the jwt scenario's "bulwark").
+scenario_cache-jwt() {
+  local b_port b_pid h_port h_pid target
+  local route_lines="    auth: {mode: required, issuers: [bench]}
+    limits: [per_ip]
+$cache_bulwark_route"
+  cache_warn_duration
+  jwt_setup
+  bench_header="Authorization: Bearer ${jwt_good[HS256]}"
+  start_bulwark bulwark-cache-jwt "$(jwt_bulwark_auth "")
+limits:
+  per_ip:
+    rate: $limit_allowed_rate/s
+    burst: $limit_allowed_burst
+    key: client_ip
+$cache_bulwark_settings" "$route_lines"
+  b_port=$bulwark_port b_pid=$bulwark_pid
+  start_haproxy haproxy-cache-jwt "  stick-table type ip size 1m expire 60s store http_req_rate(1s)
+  http-request track-sc0 src
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt $limit_allowed_rate }
+$(jwt_haproxy_rules)
+  http-request del-header Authorization
+  http-request cache-use bench
+  http-request set-header Authorization \"Bearer %[var(txn.bearer)]\"
+  http-response cache-store bench" "$cache_haproxy_section"
+  h_port=$haproxy_port h_pid=$haproxy_pid
+  for target in "bulwark-cache-jwt=$b_port" "haproxy-cache-jwt=$h_port"; do
+    cache_check_hits "${target%=*}" "http://127.0.0.1:${target#*=}"
+    # $bench_path is in the cache now (start_* asked for it with the token): the refusals
+    # show that a cached response is not served past authentication.
+    jwt_check_refusals "${target%=*}" "http://127.0.0.1:${target#*=}"
+    limit_check_allowing "${target%=*}" "http://127.0.0.1:${target#*=}$bench_path"
+  done
+  # HAProxy's config takes Authorization out for its cache lookup: the origin must still get
+  # it on a miss (/api/echo is no-store, so always a miss, and shows the fields it received).
+  curl -s --max-time 5 -H "$bench_header" "http://127.0.0.1:$h_port/api/echo" |
+    grep -qF "\"authorization\":\"Bearer ${jwt_good[HS256]}\"" ||
+    { show_log haproxy-cache-jwt; die "haproxy-cache-jwt: the origin did not receive Authorization"; }
+  bench_cache=1
+  run_alternating cache-jwt \
+    "bulwark=http://127.0.0.1:$b_port$bench_path=$b_pid" \
+    "haproxy=http://127.0.0.1:$h_port$bench_path=$h_pid"
+  bench_cache=0
+  bench_header=""
+  stop_started haproxy-cache-jwt
+  stop_started bulwark-cache-jwt
+}
+
 # ---------------------------------------------------------------------------------------
 # Report
 mean_of() {  # SCENARIO TARGET FIELD_ARRAY_NAME
@@ -890,6 +1162,14 @@ print_report() {
     echo "jwt-*: one valid token replayed (Authorization: Bearer); bulwark = verified-token cache on,"
     echo "bulwark-nocache = auth.token_cache_entries: 0 (verifies every request, as haproxy does)"
   fi
+  if [[ " ${res_scenario[*]} " == *" cache"* ]]; then
+    echo "cache*: every run GETs a path of its own ($bench_path-NNN), fetched once (a miss)"
+    echo "just before; the run itself should be all hits (origin requests per run: below)"
+  fi
+  if [[ " ${res_scenario[*]} " == *" cache-jwt "* ]]; then
+    echo "cache-jwt: bearer JWT (HS256, one token replayed), per-IP limit" \
+      "(${limit_allowed_rate}/s), then the shared cache"
+  fi
   if [[ " ${res_scenario[*]} " == *" limit-"* ]]; then
     echo "limit-*: one per-client-IP limit, then proxy (all requests from 127.0.0.1: one key);"
     echo "limit-allowed: ${limit_allowed_rate}/s, nothing refused (bulwark adds RateLimit fields);"
@@ -910,6 +1190,19 @@ print_report() {
       'BEGIN { printf "%.3f", (r > 0 ? 100 * n / r : 0) }')%,"
   done
   [[ -z "$refused" ]] || echo "limit-rejecting: share refused (429) per run:${refused%,}"
+  local label labels=" " origin_line
+  for i in "${!res_scenario[@]}"; do
+    [[ -n "${res_origin_reqs[i]}" && "$labels" != *" ${res_scenario[i]} "* ]] &&
+      labels+="${res_scenario[i]} "
+  done
+  for label in $labels; do
+    origin_line=""
+    for i in "${!res_scenario[@]}"; do
+      [[ "${res_scenario[i]}" == "$label" ]] || continue
+      origin_line+=" ${res_target[i]} ${res_origin_reqs[i]}/${res_requests[i]},"
+    done
+    echo "$label: origin requests / requests per run:${origin_line%,}"
+  done
   local disturbed=0
   for i in "${!res_other_cpu[@]}"; do
     awk -v o="${res_other_cpu[i]}" 'BEGIN { exit !(o > 0.3) }' && disturbed=$((disturbed + 1))
@@ -935,25 +1228,28 @@ write_json() {
     printf '  "generated_at": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
     printf '  "host": {"cores": %s, "kernel": %s, "busy_cores_before": %s},\n' "$(nproc)" \
       "$(json_str "$(uname -r)")" "$host_busy_before"
-    printf '  "versions": {"bulwark": %s, "commit": %s, "nginx": %s, "haproxy": %s, "wrk": %s},\n' \
+    printf '  "versions": {"bulwark": %s, "commit": %s, "nginx": %s, "haproxy": %s, "varnish": %s, "wrk": %s},\n' \
       "$(json_str "$("$bulwark_bin" --version 2>&1 | head -n1)")" \
       "$(json_str "$(git -C "$build_dir" describe --always --dirty 2>/dev/null ||
         git describe --always --dirty 2>/dev/null || echo unknown)")" \
       "$(json_str "$( (nginx -v 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$( (haproxy -v 2>&1 || echo none) | head -n1)")" \
+      "$(json_str "$( (varnishd -V 2>&1 || echo none) | head -n1)")" \
       "$(json_str "$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)")"
-    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s, "jwt_algs": [%s], "limit_allowed": {"rate_per_s": %s, "burst": %s}, "limit_rejecting": {"rate_per_s": %s, "burst": %s}},\n' \
+    printf '  "settings": {"duration_s": %s, "warmup_s": %s, "connections": %s, "wrk_threads": %s, "runs": %s, "path": %s, "bulwark_workers": %s, "jwt_algs": [%s], "limit_allowed": {"rate_per_s": %s, "burst": %s}, "limit_rejecting": {"rate_per_s": %s, "burst": %s}, "cache": {"memory": "64MiB", "max_object": "1MiB", "min_hit_percent": %s}},\n' \
       "$duration_s" "$warmup_s" "$connections" "$wrk_threads" "$runs" "$(json_str "$bench_path")" \
       "${bulwark_workers:-null}" "$(for i in "${!jwt_algs[@]}"; do
         ((i == 0)) || printf ', '; json_str "${jwt_algs[i]}"; done)" \
-      "$limit_allowed_rate" "$limit_allowed_burst" "$limit_reject_rate" "$limit_reject_burst"
+      "$limit_allowed_rate" "$limit_allowed_burst" "$limit_reject_rate" "$limit_reject_burst" \
+      "$cache_min_hit_pct"
     printf '  "results": [\n'
     sep=""
     for i in "${!res_scenario[@]}"; do
-      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "non_2xx": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s}' \
+      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "non_2xx": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s, "origin_requests": %s}' \
         "$sep" "$(json_str "${res_scenario[i]}")" "$(json_str "${res_target[i]}")" "${res_run[i]}" \
         "${res_rps[i]}" "${res_p99[i]}" "${res_requests[i]}" "${res_non2xx[i]}" "${res_errors[i]}" "${res_cpu[i]}" \
-        "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" "${res_other_cpu[i]}"
+        "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" "${res_other_cpu[i]}" \
+        "${res_origin_reqs[i]:-null}"
       sep=$',\n'
     done
     printf '\n  ],\n  "ratios": [\n'
