@@ -139,6 +139,7 @@ void CacheLookup::clear() {
   directives = {};
   entry.reset();
   not_modified = false;
+  conditional = false;
   request_lines.clear();
 }
 
@@ -149,6 +150,58 @@ std::string CacheLookup::flight_key() const {
   return key;
 }
 
+namespace {
+
+// What look_up needs to know of the request's fields, read in one pass: the fields a cache
+// acts on are few, and most names fail on their first letter.
+struct RequestFieldFacts {
+  bool origin_only = false;     // Range, If-Match, If-Unmodified-Since, If-Range
+  bool override_asked = false;  // X-Original-URL and the like (asks_for_override)
+  bool conditional = false;     // If-None-Match, If-Modified-Since
+  bool has_cache_control = false;
+  bool pragma_no_cache = false;
+};
+
+RequestFieldFacts read_fields(std::span<const http::HeaderField> fields,
+                              std::string& cache_control) {
+  RequestFieldFacts facts;
+  cache_control.clear();
+  for (const auto& field : fields) {
+    std::string_view name = field.name;
+    if (name.empty()) continue;
+    switch (name[0] | 0x20) {
+      case 'c':
+        if (http::iequals(name, "cache-control")) {
+          if (facts.has_cache_control) cache_control += ", ";
+          cache_control += field.value;
+          facts.has_cache_control = true;
+        }
+        break;
+      case 'p':
+        if (http::iequals(name, "pragma")) facts.pragma_no_cache |= pragma_no_cache({&field, 1});
+        break;
+      case 'r':
+        facts.origin_only |= http::iequals(name, "range");
+        break;
+      case 'i':
+        facts.origin_only |= http::iequals(name, "if-match") ||
+                             http::iequals(name, "if-unmodified-since") ||
+                             http::iequals(name, "if-range");
+        facts.conditional |=
+            http::iequals(name, "if-none-match") || http::iequals(name, "if-modified-since");
+        break;
+      case 'x':
+        facts.override_asked |= asks_for_override({&field, 1});
+        break;
+      default:
+        break;
+    }
+  }
+  return facts;
+}
+
+}  // namespace
+
 void look_up(const CompiledCache& config, cache::Store& store, const CacheRequest& request,
              sys_seconds now, CacheLookup& out) {
   out.clear();
@@ -158,8 +211,8 @@ void look_up(const CompiledCache& config, cache::Store& store, const CacheReques
     return;
   }
   for (const auto& field : request.fields) out.request_lines.emplace_back(field.name, field.value);
-  if (request.has_body || cache::origin_only_conditions(out.request_lines) ||
-      asks_for_override(request.fields)) {
+  const RequestFieldFacts facts = read_fields(request.fields, out.cache_control);
+  if (request.has_body || facts.origin_only || facts.override_asked) {
     out.fwd = "request";
     return;
   }
@@ -172,9 +225,10 @@ void look_up(const CompiledCache& config, cache::Store& store, const CacheReques
     out.identity = cache::identity_prefix(identity);
     out.private_allowed = true;
   }
-  bool has_cache_control = false;
-  out.directives =
-      cache::parse_request_directives(joined(request.fields, "cache-control", &has_cache_control));
+  out.directives = cache::parse_request_directives(out.cache_control);
+  // Pragma counts only without Cache-Control (RFC 9111 §5.4).
+  if (!facts.has_cache_control && facts.pragma_no_cache) out.directives.no_cache = true;
+  out.conditional = facts.conditional;
   out.has_authorization = request.has_authorization;
   cache::build_uri_key(request.authority, request.path, request.query, request.has_query,
                        config.key, out.uri_key);
@@ -184,8 +238,6 @@ void look_up(const CompiledCache& config, cache::Store& store, const CacheReques
     out.fwd = "miss";
     return;
   }
-  // Pragma counts only without Cache-Control (RFC 9111 §5.4).
-  if (!has_cache_control && pragma_no_cache(request.fields)) out.directives.no_cache = true;
   decide(config, std::move(entry), now, out);
 }
 
@@ -213,7 +265,7 @@ void decide(const CompiledCache&, std::shared_ptr<const cache::Entry> entry, sys
       out.fwd = out.directives.no_cache ? "request" : "stale";
       return;
   }
-  out.not_modified = cache::not_modified(*out.entry, out.request_lines, now);
+  out.not_modified = out.conditional && cache::not_modified(*out.entry, out.request_lines, now);
 }
 
 std::shared_ptr<cache::Entry> storable_entry(const CompiledCache& config, const CacheLookup& lookup,

@@ -93,7 +93,9 @@ struct CacheLookup {
   cache::RequestDirectives directives;
   std::shared_ptr<const cache::Entry> entry;
   bool not_modified = false;  // answering from `entry`: the client's conditional matched
+  bool conditional = false;   // the request has If-None-Match or If-Modified-Since
   std::vector<cache::FieldLine> request_lines;  // the request's fields, for Vary
+  std::string cache_control;  // the request's Cache-Control lines joined (capacity reused)
 
   void clear();
   // The coalescing key of this request's misses (URL key and identity).
