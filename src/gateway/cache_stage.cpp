@@ -76,13 +76,28 @@ std::string identity_of(const CompiledCache& config, const auth::VerifiedClaims&
 // Fields that ask an origin framework to act on another URL or method: the key would not
 // say what the response is for (cache deception), so such requests are not cached.
 bool asks_for_override(std::span<const http::HeaderField> fields) {
-  static constexpr std::string_view kNames[] = {"x-original-url", "x-rewrite-url",
-                                                "x-http-method-override", "x-http-method",
-                                                "x-method-override"};
+  static constexpr std::string_view kNames[] = {
+      "x-original-url",         "x-rewrite-url",      "x-override-url",
+      "x-http-method-override", "x-http-method",      "x-method-override",
+      "x-original-method",      "x-forwarded-prefix", "x-forwarded-path"};
   return std::any_of(fields.begin(), fields.end(), [](const http::HeaderField& field) {
     return std::any_of(std::begin(kNames), std::end(kNames),
                        [&](std::string_view name) { return http::iequals(field.name, name); });
   });
+}
+
+// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':', before any
+// '/', '?' or '#' (a relative path like "a?next=http://b" has none).
+bool has_scheme(std::string_view reference) {
+  size_t colon = reference.find(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  if (!std::isalpha(static_cast<unsigned char>(reference[0]))) return false;
+  for (char c : reference.substr(0, colon)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Vary on a field bulwark rewrites for the upstream: the client's value is not the one the
@@ -369,10 +384,16 @@ std::vector<http::NormalizedTarget> invalidated_targets(
       continue;
     }
     std::string_view value = field.value;
+    value = value.substr(0, value.find('#'));  // a fragment names part of the same resource
     std::string resolved;
-    const bool absolute = value.find("://") != std::string_view::npos;
-    if (!absolute && !value.starts_with('/')) {
-      // A relative reference (RFC 3986 §5.2): against the request path's directory.
+    if (value.empty() || value.starts_with("//")) continue;
+    if (value.front() == '?') {
+      // A query-only reference (RFC 3986 §5.2.2): the request's path with that query.
+      resolved.assign(request_path);
+      resolved += value;
+      value = resolved;
+    } else if (!has_scheme(value) && value.front() != '/') {
+      // A relative path: against the request path's directory.
       resolved.assign(request_path.substr(0, request_path.rfind('/') + 1));
       resolved += value;
       value = resolved;

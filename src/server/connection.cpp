@@ -246,7 +246,10 @@ class FlightWaiter final : public cache::Coalescer::Waiter {
     std::exchange(coalescer_, nullptr)->leave(key_, *this);
   }
   void wake() override {
-    worker_.run_on_worker([timer = timer_] { timer->cancel(); });
+    // A weak reference: the task must not keep a timer alive past its io_context.
+    worker_.run_on_worker([timer = std::weak_ptr(timer_)] {
+      if (auto alive = timer.lock()) alive->cancel();
+    });
   }
   asio::steady_timer& timer() { return *timer_; }
 
@@ -381,12 +384,15 @@ class ClientConnection final : public Deadline {
   bool add_validators();
   void drop_validators();
   // cache_authority_ for this request: the authority the upstream receives, lower case.
+  // The host as the router read it (lower case, no trailing dot) and the port as sent.
   void set_cache_authority() {
     std::string_view authority = normalized_.target.authority;
     if (authority.empty()) authority = request_parser_->get()[bhttp::field::host];
-    cache_authority_.assign(authority);
-    for (char& c : cache_authority_) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    cache_authority_ = host_;
+    size_t bracket = authority.rfind(']');
+    size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+      cache_authority_ += authority.substr(colon);
     }
   }
   void start_refresh(const gateway::CompiledRoute& route);
@@ -960,11 +966,18 @@ uint64_t ClientConnection::invalidate_target(std::string_view path, std::string_
   // The key is built as the GET route for this URL builds it (its query options).
   auto route = runtime_->router.match(host_, path, "GET");
   if (!route || !runtime_->routes[*route].cache) return 0;
+  const auto& options = runtime_->routes[*route].cache->key;
   std::string key;
   set_cache_authority();
-  cache::build_uri_key(cache_authority_, path, query, has_query,
-                       runtime_->routes[*route].cache->key, key);
-  return runtime_->cache_store->invalidate(key);
+  cache::build_uri_key(cache_authority_, path, query, has_query, options, key);
+  uint64_t removed = runtime_->cache_store->invalidate(key);
+  if (cache_authority_ != host_) {
+    // `Host: example.test:80` changes what `example.test` serves too (not other ports: a
+    // scan of every entry per unsafe request would cost too much).
+    cache::build_uri_key(host_, path, query, has_query, options, key);
+    removed += runtime_->cache_store->invalidate(key);
+  }
+  return removed;
 }
 
 // Checks and parses the head buffered in in_buf_ and records what the exchange needs from

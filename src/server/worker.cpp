@@ -52,11 +52,14 @@ Worker::~Worker() {
   stop();
   join();
   acceptor_.reset();
-  mailbox_descriptor_.reset();
   {
+    // Tearing down the io_context below ends connections, whose flights may still wake
+    // followers of this worker: those tasks are dropped, never queued on a closed eventfd.
     std::lock_guard lock(mailbox_mutex_);
+    mailbox_closed_ = true;
     mailbox_.clear();
   }
+  mailbox_descriptor_.reset();
   sweep_timer_.reset();
   pools_.clear();
   io_.reset();
@@ -117,6 +120,7 @@ void Worker::run_on_worker(std::function<void()> task) {
   bool was_empty;
   {
     std::lock_guard lock(mailbox_mutex_);
+    if (mailbox_closed_) return;
     was_empty = mailbox_.empty();
     mailbox_.push_back(std::move(task));
   }

@@ -115,6 +115,7 @@ class Worker {
   // run_on_worker's mailbox; the eventfd counts posts not yet read.
   std::mutex mailbox_mutex_;
   std::vector<std::function<void()>> mailbox_;
+  bool mailbox_closed_ = false;  // the worker is going away: tasks are dropped
   int mailbox_fd_ = -1;
   std::optional<boost::asio::posix::stream_descriptor> mailbox_descriptor_;
   uint64_t mailbox_count_ = 0;

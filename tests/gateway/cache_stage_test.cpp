@@ -453,6 +453,21 @@ TEST(InvalidatedTargets, SameHostOnly) {
   EXPECT_EQ(targets[2].path, "/items/relative/path");  // resolved against /items/
 }
 
+TEST(InvalidatedTargets, RelativeReferencesResolveAgainstTheRequest) {
+  Fields response{{"Location", "?z=1"},
+                  {"Location", "sibling?next=http://a.example/"},
+                  {"Content-Location", "../up#part"},
+                  {"Location", "#only-a-fragment"},
+                  {"Location", "//other.example/x"}};
+  auto targets = invalidated_targets("h", "/a/b/c", response);
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[0].path, "/a/b/c");
+  EXPECT_EQ(targets[0].query, "z=1");
+  EXPECT_EQ(targets[1].path, "/a/b/sibling");
+  EXPECT_EQ(targets[1].query, "next=http://a.example/");
+  EXPECT_EQ(targets[2].path, "/a/up");
+}
+
 TEST(InvalidatedTargets, OtherPortIsAnotherOrigin) {
   Fields response{{"Location", "http://api.example.com:9090/items/3"}};
   EXPECT_TRUE(invalidated_targets("api.example.com:8080", "/", response).empty());
