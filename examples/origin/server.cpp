@@ -156,7 +156,7 @@ std::string_view allowed_methods(Route route) {
     case Route::not_found:
       return {};
     case Route::data:
-      return "GET, HEAD, PUT, DELETE";
+      return "GET, HEAD, PUT, POST, DELETE";
     case Route::stats_reset:
       return "POST";
     default:
@@ -261,6 +261,7 @@ class Session {
   asio::awaitable<std::invoke_result_t<F&>> on_pool(F f);
 
   Exchange make_exchange(const Request& req) const;
+  bool read_cc(const Exchange& ex);
   BodySink sink_for(Route route, const Request& req);
   void begin_head(const Exchange& ex, const Head& head);
   void body_user_message(const Exchange& ex, std::string_view message);
@@ -273,10 +274,12 @@ class Session {
   beast::flat_buffer buffer_;
   std::array<std::byte, 4096> arena_;
   std::pmr::monotonic_buffer_resource fields_{arena_.data(), arena_.size()};
-  std::string out_;    // the response header, and streamed body pieces
-  std::string body_;   // the JSON body
-  std::string value_;  // a PUT body, or an echoed header value
-  std::string name_;   // an echoed header name
+  std::string out_;                // the response header, and streamed body pieces
+  std::string body_;               // the JSON body
+  std::string value_;              // a PUT body, or an echoed header value
+  std::string name_;               // an echoed header name
+  std::optional<std::string> cc_;  // a Cache-Control asked for with ?cc=
+  std::string extra_;              // extra header lines (Vary, Location) built per request
   std::unique_ptr<EVP_MD_CTX, EvpDeleter> sha_;
 };
 
@@ -352,7 +355,8 @@ BodySink Session::sink_for(Route route, const Request& req) {
     EVP_DigestInit_ex(sha_.get(), EVP_sha256(), nullptr);
     sink.mode = BodySink::Mode::hash;
     sink.sha = sha_.get();
-  } else if (route == Route::data && req.method() == http::verb::put) {
+  } else if (route == Route::data &&
+             (req.method() == http::verb::put || req.method() == http::verb::post)) {
     value_.clear();
     sink.mode = BodySink::Mode::store;
     sink.store = &value_;
@@ -499,14 +503,21 @@ asio::awaitable<bool> Session::serve_data(Exchange& ex) {
   if (key->empty()) co_return co_await send_error(ex, 404, "not_found");
   Database& db = shared_.db;
   switch (ex.req->method()) {
-    case http::verb::put: {
+    case http::verb::put:
+    case http::verb::post: {
       Row row = co_await on_pool([&] { return db.put(*key, value_); });
       char etag[24];
       body_.assign("{\"key\":");
       append_json_string(body_, *key);
       body_ += ",\"stored\":true}";
-      co_return co_await send_json(
-          ex, Head().with_etag(format_etag(etag, row.version)).with_modified(row.modified));
+      Head head = Head().with_etag(format_etag(etag, row.version)).with_modified(row.modified);
+      // POST names the stored resource (its path, without the request's query), so a test
+      // can tell an invalidation by Location from one by the request's own URL.
+      if (ex.req->method() == http::verb::post) {
+        extra_.assign("Location: ").append(ex.path) += "\r\n";
+        head.with_extra(extra_);
+      }
+      co_return co_await send_json(ex, head);
     }
     case http::verb::delete_:
       co_await on_pool([&] { return db.remove(*key); });
@@ -516,14 +527,29 @@ asio::awaitable<bool> Session::serve_data(Exchange& ex) {
   }
 }
 
+// ?cc=VALUE: the Cache-Control the response carries instead of its own; false (after a 400)
+// when the value is malformed.
+bool Session::read_cc(const Exchange& ex) {
+  cc_.reset();
+  return query_text(ex.query, "cc", cc_);
+}
+
 asio::awaitable<bool> Session::serve_data_get(Exchange& ex, const std::string& key) {
+  // ?vary=NAME: the response varies on that request header, and its body shows the value.
+  std::optional<std::string> vary;
+  if (!read_cc(ex) || !query_text(ex.query, "vary", vary) || (vary && !is_token(*vary)))
+    co_return co_await send_error(ex, 400, "bad_query");
   std::optional<Row> row = co_await on_pool([&] { return shared_.db.get(key); });
   if (!row) co_return co_await send_error(ex, 404, "not_found");
   char etag[24];
   Head head = Head()
-                  .with_cache("public, max-age=60")
+                  .with_cache(cc_ ? std::string_view(*cc_) : "public, max-age=60")
                   .with_etag(format_etag(etag, row->version))
                   .with_modified(row->modified);
+  if (vary) {
+    extra_.assign("Vary: ").append(*vary) += "\r\n";
+    head.with_extra(extra_);  // on 304 too (RFC 9110 §15.4.5)
+  }
   // RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since counts only without it.
   auto inm = ex.req->find(http::field::if_none_match);
   auto ims = ex.req->find(http::field::if_modified_since);
@@ -542,6 +568,19 @@ asio::awaitable<bool> Session::serve_data_get(Exchange& ex, const std::string& k
   append_json_string(body_, key);
   body_ += ",\"value\":";
   append_json_string(body_, row->value);
+  if (vary) {
+    body_ += ",\"vary\":{";
+    name_.clear();
+    append_lower(name_, *vary);
+    append_json_string(body_, name_);
+    body_ += ':';
+    auto field = ex.req->find(*vary);
+    if (field == ex.req->end())
+      body_ += "null";
+    else
+      append_json_string(body_, field->value());
+    body_ += '}';
+  }
   body_ += '}';
   co_return co_await send_json(ex, head);
 }
@@ -552,10 +591,10 @@ asio::awaitable<bool> Session::serve_chunked(Exchange& ex) {
   std::uint64_t n = 4, size = 1024, delay_ms = 0;
   if (!query_uint(ex.query, "n", n) || !query_uint(ex.query, "size", size) ||
       !query_uint(ex.query, "delay_ms", delay_ms) || n > kMaxChunks || size > kMaxChunkSize ||
-      delay_ms > kMaxSlowMs)
+      delay_ms > kMaxSlowMs || !read_cc(ex))
     co_return co_await send_error(ex, 400, "bad_query");
   if (ex.http10) co_return co_await serve_big(ex);  // HTTP/1.0 has no chunked coding
-  begin_head(ex, Head());
+  begin_head(ex, Head().with_cache(cc_ ? std::string_view(*cc_) : std::string_view()));
   out_ += "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
   if (ex.head_only) co_return co_await write_out() && ex.keep_alive;
   asio::steady_timer timer(socket_.get_executor());
@@ -593,7 +632,8 @@ asio::awaitable<bool> Session::serve_big(Exchange& ex) {
   } else if (!query_uint(ex.query, "bytes", bytes)) {
     co_return co_await send_error(ex, 400, "bad_query");
   }
-  begin_head(ex, Head());
+  if (!read_cc(ex)) co_return co_await send_error(ex, 400, "bad_query");
+  begin_head(ex, Head().with_cache(cc_ ? std::string_view(*cc_) : std::string_view()));
   out_ += "Content-Type: application/octet-stream\r\nContent-Length: ";
   append_number(out_, bytes);
   out_ += "\r\n\r\n";

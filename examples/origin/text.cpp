@@ -2,6 +2,7 @@
 
 #include <boost/url/pct_string_view.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -114,6 +115,38 @@ bool query_uint(std::string_view query, std::string_view name, std::uint64_t& va
     std::string_view digits = pair.substr(name.size() + 1);
     auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     return ec == std::errc{} && ptr == digits.data() + digits.size();
+  }
+  return true;
+}
+
+bool query_text(std::string_view query, std::string_view name, std::optional<std::string>& value) {
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.size() < name.size() + 1 || pair.substr(0, name.size()) != name ||
+        pair[name.size()] != '=')
+      continue;
+    std::string raw(pair.substr(name.size() + 1));
+    std::replace(raw.begin(), raw.end(), '+', ' ');
+    std::optional<std::string> decoded = percent_decode(raw);
+    if (!decoded) return false;
+    for (char c : *decoded) {
+      auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && u != '\t') || u == 0x7F) return false;
+    }
+    value = std::move(decoded);
+    return true;
+  }
+  return true;
+}
+
+bool is_token(std::string_view s) {
+  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && kSpecials.find(c) == std::string_view::npos) return false;
   }
   return true;
 }

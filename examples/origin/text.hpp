@@ -27,6 +27,14 @@ std::optional<std::time_t> parse_http_date(std::string_view s);
 // Present but not a number: returns false.
 bool query_uint(std::string_view query, std::string_view name, std::uint64_t& value);
 
+// Reads a text query parameter, percent-decoded ('+' is a space). Absent: value unchanged,
+// returns true. Present but malformed (bad escapes, or a control character once decoded, which
+// could split a header field): returns false.
+bool query_text(std::string_view query, std::string_view name, std::optional<std::string>& value);
+
+// Whether s is an RFC 9110 token (a field name, say): one or more tchar.
+bool is_token(std::string_view s);
+
 // If-None-Match semantics (RFC 9110 §13.1.2): "*" or any listed tag equal under weak
 // comparison.
 bool etag_matches(std::string_view if_none_match, std::string_view etag);

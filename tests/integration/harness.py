@@ -10,7 +10,8 @@ What it gives a test:
   chunked, close-delimited, interim 1xx), to test framing and smuggling;
 * `FakeUpstream`: a threaded socket server with a per-connection handler, for upstreams the
   origin cannot imitate (silent, garbage, closing mid-response), that records the bytes it got;
-* small HTTP helpers (`http_request`, `get_json`, `metrics`, `access_log_records`).
+* small HTTP helpers (`http_request`, `get_json`, `metrics`, `access_log_records`), and
+  `concurrent_requests` to make many identical requests overlap.
 
 Tests from different files run in parallel (ctest -j): nothing here uses a fixed port, a
 shared file, or kills a process it did not start.
@@ -440,8 +441,8 @@ class Gateway:
     def raw(self, timeout=5):
         return RawClient(self.port, timeout=timeout)
 
-    def admin(self, path, method="GET"):
-        return http_request(self.admin_port, method, path)
+    def admin(self, path, method="GET", body=None, headers=None):
+        return http_request(self.admin_port, method, path, body=body, headers=headers)
 
     def metrics(self):
         status, _, body = self.admin("/metrics")
@@ -485,6 +486,22 @@ def http_request(port, method, path, body=None, headers=None, timeout=10):
         return resp.status, resp.headers, data
     finally:
         conn.close()
+
+
+def concurrent_requests(port, data, count, timeout=10):
+    """Sends the same request bytes on `count` connections at once and returns their
+    `Response`s in order: every connection is opened first, then every request is sent, so that
+    the requests overlap in the server."""
+    clients = []
+    try:
+        for _ in range(count):
+            clients.append(RawClient(port, timeout=timeout))
+        for client in clients:
+            client.send(data)
+        return [client.read_response() for client in clients]
+    finally:
+        for client in clients:
+            client.close()
 
 
 def parse_metrics(text):
