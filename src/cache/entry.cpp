@@ -45,8 +45,7 @@ std::optional<std::chrono::sys_seconds> date_field(const Fields& fields, std::st
 void take_age(Entry& entry) {
   const auto value = joined(entry.fields, "age");
   if (!value) return;
-  // An invalid Age reads as absent here; the caller refuses to store such a response
-  // (parse_age in cache/freshness.hpp), so this only matters for a caller that did not.
+  // An invalid Age reads as absent (RFC 9111 §5.1: a cache SHOULD ignore it).
   entry.age_field = parse_age(*value);
   std::erase_if(entry.fields, [](const auto& line) { return http::iequals(line.first, "age"); });
 }

@@ -26,8 +26,6 @@ std::string_view to_string(StoreRefusal refusal) {
       return "no-freshness";
     case StoreRefusal::vary:
       return "vary";
-    case StoreRefusal::invalid_age:
-      return "invalid-age";
   }
   return "unknown";
 }

@@ -38,7 +38,6 @@ enum class StoreRefusal {
   // Set by the gateway, not by storable(): Vary is `*`, or names a field bulwark rewrites
   // for the upstream (X-Forwarded-*, Via, ...), whose client value is not what the origin saw.
   vary,
-  invalid_age,  // set by the gateway: an Age field that is not delta-seconds (§5.1)
 };
 
 std::string_view to_string(StoreRefusal refusal);

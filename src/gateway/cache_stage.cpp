@@ -276,8 +276,9 @@ void decide(const CompiledCache&, std::shared_ptr<const cache::Entry> entry, sys
       break;
     case cache::Reuse::validate:
       out.action = out.directives.only_if_cached ? CacheAction::unavailable : CacheAction::validate;
-      // RFC 9211 §2.2: "request" when the client asked to go forward, else "stale".
-      out.fwd = out.directives.no_cache ? "request" : "stale";
+      // RFC 9211 §2.2: "request" when the client's directives refused a fresh response (or
+      // asked to go forward), "stale" when the stored response is past its lifetime.
+      out.fwd = out.directives.no_cache || input.lifetime > input.age ? "request" : "stale";
       return;
   }
   out.not_modified = out.conditional && cache::not_modified(*out.entry, out.request_lines, now);
@@ -299,13 +300,10 @@ std::shared_ptr<cache::Entry> storable_entry(const CompiledCache& config, const 
                                       .private_allowed = lookup.private_allowed};
   refusal = cache::storable(input);
   if (refusal != cache::StoreRefusal::none) return nullptr;
-  // An invalid Age makes the response unusable for freshness (RFC 9111 §5.1).
+  // RFC 9111 §5.1: an invalid Age is ignored (the response is stored as if it had none).
   bool has_age = false;
   std::string age = joined(response_fields, "age", &has_age);
-  if (has_age && !cache::parse_age(age)) {
-    refusal = cache::StoreRefusal::invalid_age;
-    return nullptr;
-  }
+  has_age = has_age && cache::parse_age(age).has_value();
   auto entry = std::make_shared<cache::Entry>();
   entry->vary = cache::parse_vary(joined(response_fields, "vary"));
   auto vary_key = cache::vary_key(entry->vary, lookup.request_lines);
@@ -409,6 +407,17 @@ std::vector<http::NormalizedTarget> invalidated_targets(
     out.push_back(std::move(normalized.target));
   }
   return out;
+}
+
+bool coalescible(const CacheLookup& lookup) {
+  if (lookup.action == CacheAction::miss) return true;
+  if (lookup.action != CacheAction::validate || !lookup.entry) return false;
+  // Validation that would be needed again right after the leader's (no-cache, no lifetime,
+  // the client's own no-cache or max-age=0): waiting for the leader gains nothing.
+  const auto& entry = *lookup.entry;
+  const auto& request = lookup.directives;
+  return !entry.directives.no_cache && entry.lifetime.lifetime.count() > 0 && !request.no_cache &&
+         !(request.max_age && request.max_age->count() == 0);
 }
 
 bool refused_for_request(cache::StoreRefusal refusal) {

@@ -148,6 +148,10 @@ std::vector<http::NormalizedTarget> invalidated_targets(
     std::string_view authority, std::string_view request_path,
     std::span<const http::HeaderField> response_fields);
 
+// Whether waiting for a concurrent identical request (coalescing) can answer this one: a
+// miss, or a validation whose result the entry could then serve to the waiters.
+bool coalescible(const CacheLookup& lookup);
+
 // Whether a refusal depends on the request only (the response itself could be stored):
 // then a stored response must not be removed because of it.
 bool refused_for_request(cache::StoreRefusal refusal);

@@ -635,6 +635,9 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
   limit_outcome_.clear();
   limit_lines_.clear();
   client_resolved_ = false;
+  // RFC 9211: until the cache stage says otherwise, the cache took no part (a refusal, TRACE,
+  // an OPTIONS answered here, a body over the limit).
+  if (route.cache) cache_lines_ = "Cache-Status: bulwark; detail=not-cached\r\n";
 
   if (request.method() == bhttp::verb::trace) {
     // TRACE echoes the request, credentials included, back to the page that sent it
@@ -656,7 +659,6 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
                   (!route.auth || authenticate(*route.auth)) &&
                   (!route.limits || check_limits(*route.limits, route.limits->after_auth));
   if (!admitted) {
-    // RFC 9211: the cache took no part (neither a hit nor forwarded).
     if (route.cache) cache_lines_ = "Cache-Status: bulwark; detail=refused\r\n";
     co_await reply_error(refusal_, client_keep_alive && !draining_);
     co_return client_keep_alive;
@@ -726,11 +728,11 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
     case gateway::CacheAction::miss:
     case gateway::CacheAction::validate:
       bool coalesced = false;
-      if (config.coalesce_timeout.count() > 0 && !cache_.head) {
+      if (config.coalesce_timeout.count() > 0 && !cache_.head && gateway::coalescible(cache_)) {
         coalesced = co_await wait_for_leader(config);
       }
       if (coalesced) {
-        metrics.cache_coalesced();
+        if (cache_collapsed_) metrics.cache_coalesced();
         record_cache(cache_.action == gateway::CacheAction::hit
                          ? observe::MetricsShard::CacheResult::hit
                          : observe::MetricsShard::CacheResult::stale);
@@ -753,7 +755,17 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
 asio::awaitable<bool> ClientConnection::wait_for_leader(const gateway::CompiledCache& config) {
   if (!flight_waiter_) flight_waiter_.emplace(worker_, client_.get_executor());
   cache_flight_ = flight_waiter_->join(*runtime_->coalescer, cache_.flight_key());
-  if (cache_flight_.leads()) co_return false;
+  if (cache_flight_.leads()) {
+    // A leader that finished between this request's lookup and its join stored what this
+    // one needs: look again before going upstream.
+    auto entry =
+        runtime_->cache_store->lookup(cache_.uri_key, cache_.identity, cache_.request_lines);
+    if (!entry || entry == cache_.entry) co_return false;
+    gateway::decide(config, std::move(entry), now_seconds(), cache_);
+    if (cache_.action != gateway::CacheAction::hit) co_return false;
+    cache_flight_.finish();
+    co_return true;
+  }
   // The timer below bounds the wait; the deadline only backs it up.
   arm(Phase::upstream_wait, config.coalesce_timeout + std::chrono::seconds(1));
   auto& timer = flight_waiter_->timer();
@@ -901,9 +913,12 @@ std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
         gateway::storable_entry(*cache_config_, cache_, status, response.reason(), response_fields_,
                                 cache_request_time_, now_seconds(), refusal);
     auto length = parser.content_length();
-    if (entry && (!length || *length <= runtime_->cache_max_object_bytes)) {
+    // The store counts the whole entry against max_object (body, fields, keys); a chunked
+    // body's size is known only at its end, so only a sized one is announced as stored.
+    const uint64_t max = runtime_->cache_max_object_bytes;
+    if (entry && (!length || entry->charge() + *length <= max)) {
       cache_pending_ = std::move(entry);
-      stored = true;
+      stored = length.has_value();
     } else if (cache_.entry && status != 304 && !cache::is_error_status(status) &&
                !gateway::refused_for_request(refusal)) {
       // What the upstream sent now replaces the stored response, which is outdated.
@@ -920,7 +935,7 @@ std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
     // RFC 9111 §4.3.5: a HEAD response with other validators means the entry is outdated.
     store.remove(*cache_.entry);
   }
-  if (!stored) {
+  if (!cache_pending_) {
     cache_flight_.finish();  // nothing will be stored: followers need not wait for the body
     return nullptr;
   }
@@ -1262,6 +1277,9 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
     }
     if (error.status == 0) error = {502, "upstream '" + upstream_config.name + "' failed"};
     if (cache_config_ != nullptr) {
+      if (cache_.action != gateway::CacheAction::bypass) {
+        record_cache(observe::MetricsShard::CacheResult::miss);
+      }
       cache_lines_.clear();
       gateway::append_forward_fields({.fwd = cache_.fwd, .detail = "upstream-failed"},
                                      cache_lines_);
@@ -1461,6 +1479,11 @@ asio::awaitable<Relay> ClientConnection::relay(tcp::socket& in, beast::flat_buff
       }
     }
     bool last = parser.is_done();
+    if (last && capture != nullptr) {
+      // Stored before the last piece reaches the client: its next request finds the entry.
+      finish_cache_store(true);
+      capture = nullptr;
+    }
     std::array<asio::const_buffer, 5> pieces;
     size_t count = 0;
     if (head_pending) pieces[count++] = asio::buffer(head);
@@ -1534,10 +1557,11 @@ asio::awaitable<bool> ClientConnection::relay_response(ResponseParser& parser,
   const auto& upstream_config = pool_->config();
   error_code ec;
   if (no_body) {
+    // Stored before the client has the response: its next request finds the entry.
+    if (cache_config_ != nullptr) finish_cache_store(parser.is_done());
     arm(Phase::respond, limits().idle_timeout);
     co_await write_all(client_, asio::buffer(response_head_), ec);
     upstream_reusable = upstream_keep_alive && parser.is_done();
-    if (cache_config_ != nullptr) finish_cache_store(parser.is_done());
     finish_exchange();
     co_return keep_alive && !ec;
   }
@@ -1619,6 +1643,10 @@ asio::awaitable<bool> ClientConnection::reply_options(const std::string& allow, 
   append_local_fields(out);
   out += "\r\nAllow: ";
   out += allow;
+  if (std::string_view lines = gateway_lines(); !lines.empty()) {
+    out += "\r\n";
+    out.append(lines.substr(0, lines.size() - 2));  // the lines without the last CRLF
+  }
   keep_alive = keep_alive && !draining_ && !worker_.draining();
   append_connection_field(out, keep_alive);
   arm(Phase::respond, limits().idle_timeout);

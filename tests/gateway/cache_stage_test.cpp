@@ -392,12 +392,52 @@ TEST_F(CacheStageTest, MissingDateIsAddedFromTheReceiptTime) {
   EXPECT_EQ(*date, kT0Date);
 }
 
-TEST_F(CacheStageTest, InvalidAgeIsNotStored) {
+TEST_F(CacheStageTest, InvalidAgeIsIgnored) {
+  // RFC 9111 §5.1: "a cache SHOULD ignore the field".
   auto config = shared_cache();
   Fields fields;
   look_up(config, store, request("GET", fields), kT0, lookup);
-  EXPECT_NE(respond(config, {{"Cache-Control", "max-age=60"}, {"Age", "ten"}}),
-            cache::StoreRefusal::none);
+  cache::StoreRefusal refusal;
+  const Fields response{{"Cache-Control", "max-age=60"}, {"Age", "ten"}, {"Date", kT0Date}};
+  auto entry = storable_entry(config, lookup, 200, "OK", response, kT0, kT0, refusal);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->age_at(kT0 + 5s), 5s);
+  EXPECT_FALSE(entry->field("age"));
+}
+
+TEST_F(CacheStageTest, FreshEntryRefusedByTheClientIsFwdRequest) {
+  auto config = shared_cache();
+  Fields fields;
+  look_up(config, store, request("GET", fields), kT0, lookup);
+  respond(config, {{"Cache-Control", "max-age=60"}, {"Date", kT0Date}});
+  Fields min_fresh{{"Cache-Control", "min-fresh=120"}};
+  look_up(config, store, request("GET", min_fresh), kT0 + 1s, lookup);
+  EXPECT_EQ(lookup.action, CacheAction::validate);
+  EXPECT_EQ(lookup.fwd, "request");
+  Fields max_age{{"Cache-Control", "max-age=0"}};
+  look_up(config, store, request("GET", max_age), kT0 + 1s, lookup);
+  EXPECT_EQ(lookup.fwd, "request");
+}
+
+TEST_F(CacheStageTest, CoalescibleOnlyWhenWaitingCanAnswer) {
+  auto config = shared_cache();
+  Fields fields;
+  look_up(config, store, request("GET", fields), kT0, lookup);
+  EXPECT_TRUE(coalescible(lookup));  // a miss
+  respond(config, {{"Cache-Control", "max-age=60"}, {"Date", kT0Date}, {"ETag", "\"a\""}});
+  look_up(config, store, request("GET", fields), kT0 + 61s, lookup);
+  ASSERT_EQ(lookup.action, CacheAction::validate);
+  EXPECT_TRUE(coalescible(lookup));  // stale with a lifetime: the refreshed entry answers
+  Fields no_cache{{"Cache-Control", "no-cache"}};
+  look_up(config, store, request("GET", no_cache), kT0 + 61s, lookup);
+  EXPECT_FALSE(coalescible(lookup));
+  Fields max_age_0{{"Cache-Control", "max-age=0"}};
+  look_up(config, store, request("GET", max_age_0), kT0 + 61s, lookup);
+  EXPECT_FALSE(coalescible(lookup));
+  respond(config, {{"Cache-Control", "no-cache, max-age=60"}, {"Date", kT0Date}});
+  look_up(config, store, request("GET", fields), kT0 + 1s, lookup);
+  ASSERT_EQ(lookup.action, CacheAction::validate);
+  EXPECT_FALSE(coalescible(lookup));  // every use validates
 }
 
 TEST_F(CacheStageTest, FlightKeySeparatesIdentities) {

@@ -13,10 +13,7 @@ get from the test.
 
 Ages are whole seconds in bulwark, so a `ttl=` (lifetime minus age) is checked within a small
 range, written `ttl=*` in the expected field. Tests that need an entry to be stale use
-`max-age=1` (or 3) and sleep just past it.
-
-A test marked `expectedFailure` checks what RFC 9111 / 9211 or the docs require where bulwark
-does otherwise today (its comment names the bug): remove the marker with the fix."""
+`max-age=1` (or 3) and sleep just past it."""
 
 import json
 import os
@@ -584,7 +581,6 @@ class CacheRoutesTest(CacheTestBase):
         self.assertCacheStatus(reply, "bulwark; fwd=stale; fwd-status=304; ttl=*", ttl=(0, 1))
         self.assertOriginDelta(before, requests=1, db_queries=1)
 
-    @unittest.expectedFailure  # bulwark bug: fwd=stale for a fresh entry (see the report)
     def test_min_fresh_refusing_a_fresh_entry_is_fwd_request(self):
         # RFC 9211 §2.2: "request" when a fresh response was selected but the request's
         # directives did not allow its use; "stale" is for a stale one.
@@ -777,7 +773,6 @@ class CacheRoutesTest(CacheTestBase):
                              body=self.big(1000))
         self.assertHit(self.fetch("shared.test", small), self.big(1000))
 
-    @unittest.expectedFailure  # bulwark bug: Cache-Status says "stored" (see the report)
     def test_a_chunked_body_over_max_object_is_not_reported_stored(self):
         path = "/api/chunked?n=2&size=40000&%s&k=%s" % (cc("public, max-age=60"),
                                                           uuid.uuid4().hex)
@@ -788,7 +783,6 @@ class CacheRoutesTest(CacheTestBase):
             self.assertOriginDelta(before, requests=i + 1)  # never stored
             self.assertForwarded(reply, 200, stored=False)
 
-    @unittest.expectedFailure  # bulwark bug: Cache-Status says "stored" (see the report)
     def test_an_entry_over_max_object_with_a_smaller_body_is_not_reported_stored(self):
         # max_object counts the entry (body, fields, key, bookkeeping), not the body alone.
         path = "/api/big?bytes=65536&%s&k=%s" % (cc("public, max-age=60"), uuid.uuid4().hex)
