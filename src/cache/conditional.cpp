@@ -4,6 +4,7 @@
 #include <array>
 #include <optional>
 
+#include "cache/field_lines.hpp"
 #include "cache/freshness.hpp"
 #include "cache/http_date.hpp"
 #include "http/forwarded_headers.hpp"
@@ -12,16 +13,6 @@ namespace bulwark::cache {
 namespace {
 
 using std::chrono::sys_seconds;
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 bool has_field(std::span<const FieldLine> fields, std::string_view name) {
   return std::any_of(fields.begin(), fields.end(),
@@ -34,21 +25,6 @@ std::optional<std::string_view> first_line(std::span<const FieldLine> fields,
     if (http::iequals(field, name)) return trim_ows(value);
   }
   return std::nullopt;
-}
-
-// All lines of a field joined with ", " (RFC 9110 §5.3); nullopt when there is none.
-std::optional<std::string> joined(std::span<const FieldLine> fields, std::string_view name) {
-  std::optional<std::string> value;
-  for (const auto& [field, line] : fields) {
-    if (!http::iequals(field, name)) continue;
-    if (value) {
-      *value += ", ";
-    } else {
-      value.emplace();
-    }
-    *value += trim_ows(line);
-  }
-  return value;
 }
 
 // ---- entity-tags (RFC 9110 §8.8.3) ------------------------------------------------------------
@@ -169,7 +145,7 @@ bool taken(std::span<const FieldLine> not_modified_fields, std::string_view name
 // RFC 9110 §6.6.1: a cache that receives a response without a (valid) Date records the
 // receipt time as its Date, so a 304 without one still dates the freshened response.
 std::string date_of(std::span<const FieldLine> not_modified_fields, sys_seconds response_time) {
-  const auto value = joined(not_modified_fields, "date");
+  const auto value = joined_field(not_modified_fields, "date");
   if (value && parse_http_date(*value, response_time)) return *value;
   return format_http_date(response_time);
 }
@@ -198,10 +174,10 @@ bool origin_only_conditions(std::span<const FieldLine> request) {
 bool not_modified(const Entry& entry, std::span<const FieldLine> request, sys_seconds now) {
   // RFC 9110 §13.2.1: preconditions count only when the response would be a 2xx.
   if (entry.status < 200 || entry.status > 299) return false;
-  if (const auto none_match = joined(request, "if-none-match")) {
+  if (const auto none_match = joined_field(request, "if-none-match")) {
     return none_match_matches(*none_match, entry);
   }
-  const auto since_value = joined(request, "if-modified-since");
+  const auto since_value = joined_field(request, "if-modified-since");
   if (!since_value) return false;
   // Several lines join into a value that is not a date: ignored, as §13.1.3 requires.
   const auto since = parse_http_date(*since_value, now);
@@ -237,7 +213,7 @@ bool freshens(const Entry& entry, std::span<const FieldLine> not_modified_fields
     if (!tag || !stored) return false;
     return tag->weak ? tag->opaque == stored->opaque : strong_match(*tag, *stored);
   }
-  if (const auto value = joined(not_modified_fields, "last-modified")) {
+  if (const auto value = joined_field(not_modified_fields, "last-modified")) {
     const auto last_modified = parse_http_date(*value, entry.response_time);
     return last_modified && last_modified == entry.last_modified;
   }
@@ -251,7 +227,7 @@ std::shared_ptr<Entry> freshen(const Entry& entry, std::span<const FieldLine> no
   merge_fields(updated->fields, not_modified_fields, response_time);
   updated->request_time = request_time;
   updated->response_time = response_time;
-  const auto age_value = joined(not_modified_fields, "age");
+  const auto age_value = joined_field(not_modified_fields, "age");
   updated->age_field = age_value ? parse_age(*age_value) : std::nullopt;
   derive_metadata(*updated, heuristic_allowed);
   return updated;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cache/field_lines.hpp"
 #include "http/forwarded_headers.hpp"
 
 namespace bulwark::cache {
@@ -14,16 +15,6 @@ using std::chrono::seconds;
 bool is_tchar(char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 std::string lowercase(std::string_view s) {

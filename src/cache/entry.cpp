@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cache/field_lines.hpp"
 #include "cache/http_date.hpp"
 #include "http/forwarded_headers.hpp"
 
@@ -10,32 +11,11 @@ namespace {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// All lines of a field joined with ", " (RFC 9110 §5.3); nullopt when there is none.
-std::optional<std::string> joined(const Fields& fields, std::string_view name) {
-  std::optional<std::string> value;
-  for (const auto& [field, line] : fields) {
-    if (!http::iequals(field, name)) continue;
-    if (value) {
-      *value += ", ";
-    } else {
-      value.emplace();
-    }
-    *value += trim_ows(line);
-  }
-  return value;
-}
-
 // A singleton date field given on several lines joins into a value that is not a date, so
 // it reads as invalid: the conservative reading of §4.2.1 ("considered stale").
 std::optional<std::chrono::sys_seconds> date_field(const Fields& fields, std::string_view name,
                                                    std::chrono::sys_seconds now) {
-  const auto value = joined(fields, name);
+  const auto value = joined_field(fields, name);
   if (!value) return std::nullopt;
   return parse_http_date(*value, now);
 }
@@ -43,7 +23,7 @@ std::optional<std::chrono::sys_seconds> date_field(const Fields& fields, std::st
 // Takes the Age lines out of `entry.fields` into `entry.age_field`: a cache generates its
 // own Age (RFC 9111 §5.1), so a stored one must never reach a client.
 void take_age(Entry& entry) {
-  const auto value = joined(entry.fields, "age");
+  const auto value = joined_field(entry.fields, "age");
   if (!value) return;
   // An invalid Age reads as absent (RFC 9111 §5.1: a cache SHOULD ignore it).
   entry.age_field = parse_age(*value);
@@ -69,12 +49,13 @@ uint64_t Entry::charge() const {
 void derive_metadata(Entry& entry, bool heuristic_allowed) {
   const auto now = entry.response_time;
   take_age(entry);
-  entry.directives = parse_response_directives(joined(entry.fields, "cache-control").value_or(""));
+  entry.directives =
+      parse_response_directives(joined_field(entry.fields, "cache-control").value_or(""));
   entry.date = date_field(entry.fields, "date", now);
   entry.last_modified = date_field(entry.fields, "last-modified", now);
   entry.etag = std::string(trim_ows(entry.field("etag").value_or("")));
 
-  const auto expires = joined(entry.fields, "expires");
+  const auto expires = joined_field(entry.fields, "expires");
   const FreshnessInput in{
       .directives = &entry.directives,
       .status = static_cast<int>(entry.status),

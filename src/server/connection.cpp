@@ -368,7 +368,9 @@ class ClientConnection final : public Deadline {
                                Phase read_phase, config::Duration read_timeout, Phase write_phase,
                                config::Duration write_timeout, uint64_t& body_bytes,
                                bool& head_written, error_code& ec, std::string* capture = nullptr);
-  void write_upstream_head(const RequestParser& parser, proxy::BodyFraming framing);
+  // The request head for the upstream, into `out`: this request's target and fields.
+  void write_upstream_head(std::string_view method, proxy::BodyFraming framing,
+                           std::optional<uint64_t> content_length, std::string& out);
   // --- the cache stage (gateway/cache_stage.hpp holds the decisions) ---
   // Looks the request up and answers it from the cache, or sends it upstream.
   asio::awaitable<bool> serve_with_cache(const gateway::CompiledRoute& route, RequestParser& parser,
@@ -820,21 +822,7 @@ void ClientConnection::start_refresh(const gateway::CompiledRoute& route) {
   for (const auto& [name, value] : cache_.request_lines) job->lines.emplace_back(name, value);
   // The refresh asks as this request would have, with bulwark's validators.
   add_validators();
-  const auto& target = normalized_.target;
-  proxy::write_upstream_request_head(
-      proxy::UpstreamRequestHead{.method = "GET",
-                                 .path = target.path,
-                                 .query = target.query,
-                                 .has_query = target.has_query,
-                                 .authority = target.authority,
-                                 .fields = fields_,
-                                 .gateway_fields = gateway_fields_,
-                                 .peer_trusted = runtime_->is_trusted_proxy(client_ip_bytes_),
-                                 .peer_ip = client_ip_,
-                                 .request_id = exchange_.request_id,
-                                 .framing = proxy::BodyFraming::none,
-                                 .content_length = std::nullopt},
-      job->request_head);
+  write_upstream_head("GET", proxy::BodyFraming::none, std::nullopt, job->request_head);
   job->flight = std::move(flight);
   job->metrics = &worker_.metrics();
   asio::co_spawn(client_.get_executor(), refresh_cache_entry(std::move(job)), asio::detached);
@@ -1181,11 +1169,12 @@ void ClientConnection::prepare_upstream_fields(const gateway::CompiledRoute& rou
   for (const auto& [name, value] : decision.forward) gateway_fields_.push_back({name, value});
 }
 
-void ClientConnection::write_upstream_head(const RequestParser& parser,
-                                           proxy::BodyFraming framing) {
+void ClientConnection::write_upstream_head(std::string_view method, proxy::BodyFraming framing,
+                                           std::optional<uint64_t> content_length,
+                                           std::string& out) {
   const auto& target = normalized_.target;
   proxy::write_upstream_request_head(
-      proxy::UpstreamRequestHead{.method = parser.get().method_string(),
+      proxy::UpstreamRequestHead{.method = method,
                                  .path = target.path,
                                  .query = target.query,
                                  .has_query = target.has_query,
@@ -1196,8 +1185,8 @@ void ClientConnection::write_upstream_head(const RequestParser& parser,
                                  .peer_ip = client_ip_,
                                  .request_id = exchange_.request_id,
                                  .framing = framing,
-                                 .content_length = to_std(parser.content_length())},
-      upstream_head_);
+                                 .content_length = content_length},
+      out);
 }
 
 asio::awaitable<bool> ClientConnection::open_upstream(proxy::UpstreamPool& pool, size_t target) {
@@ -1232,9 +1221,11 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
   bool has_body = !parser.is_done();
   bool idempotent = is_idempotent(request.method());
   auto upstream_start = Clock::now();
-  write_upstream_head(parser, parser.chunked() ? proxy::BodyFraming::chunked
-                              : has_body       ? proxy::BodyFraming::content_length
-                                               : proxy::BodyFraming::none);
+  const auto framing = parser.chunked() ? proxy::BodyFraming::chunked
+                       : has_body       ? proxy::BodyFraming::content_length
+                                        : proxy::BodyFraming::none;
+  write_upstream_head(request.method_string(), framing, to_std(parser.content_length()),
+                      upstream_head_);
 
   // Connect failures move on to the next target (nothing was sent). A pooled connection
   // that the upstream closed just before our request arrived is retried once on a fresh
