@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -123,6 +124,7 @@ TEST_F(CachePurgeTest, PrefixOnOneHost) {
 struct BadBody {
   std::string_view body;
   std::string_view detail;
+  friend void PrintTo(const BadBody& bad, std::ostream* out) { *out << "body " << bad.body; }
 };
 
 class CachePurgeBadBodyTest : public CachePurgeTest,
