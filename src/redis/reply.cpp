@@ -110,7 +110,8 @@ void* create_array(const redisReadTask* task, int count) {
   const int depth = depth_of(task) + 1;
   const int max_depth = std::min(state_of(task).limits.max_depth, kHiredisMaxDepth);
   if (depth > max_depth) {
-    return refuse(task, "arrays nested deeper than " + std::to_string(max_depth)), nullptr;
+    refuse(task, "arrays nested deeper than " + std::to_string(max_depth));
+    return nullptr;
   }
   // Charged before the allocation: "*2147483647\r\n" must not reserve 150 GiB.
   if (!charge(task, static_cast<size_t>(count) * sizeof(Reply))) return nullptr;

@@ -14,8 +14,13 @@ namespace {
 
 constexpr std::array<std::string_view, 2> kParameters = {"connect_timeout", "command_timeout"};
 
-std::nullopt_t refuse(std::string* why, const std::string& message) {
+bool fail(std::string* why, const std::string& message) {
   if (why) *why = "redis URL: " + message;
+  return false;
+}
+
+std::nullopt_t refuse(std::string* why, const std::string& message) {
+  fail(why, message);
   return std::nullopt;
 }
 
@@ -100,20 +105,18 @@ std::optional<std::string_view> strip_scheme(std::string_view text, std::string*
 // "user:password" (percent-decoded); a password is required once there is an '@'.
 bool parse_user_info(std::string_view info, RedisUrl& url, std::string* why) {
   const size_t colon = info.find(':');
-  if (info.empty())
-    return refuse(why, "nothing before '@': drop the '@' or write :password@"), false;
+  if (info.empty()) return fail(why, "nothing before '@': drop the '@' or write :password@");
   if (colon == std::string_view::npos) {
-    refuse(why,
-           "the part before '@' has no ':'; write redis://user:password@host, or "
-           "redis://:password@host for a password alone");
-    return false;
+    return fail(why,
+                "the part before '@' has no ':'; write redis://user:password@host, or "
+                "redis://:password@host for a password alone");
   }
   const auto user = percent_decode(info.substr(0, colon));
-  if (!user) return refuse(why, "bad '%' in the user name (write '%' as %25)"), false;
+  if (!user) return fail(why, "bad '%' in the user name (write '%' as %25)");
   const auto password = percent_decode(info.substr(colon + 1));
-  if (!password) return refuse(why, "bad '%' in the password (write '%' as %25)"), false;
+  if (!password) return fail(why, "bad '%' in the password (write '%' as %25)");
   if (password->empty()) {
-    return refuse(why, "the password after ':' is empty (leave out 'user:@' for no AUTH)"), false;
+    return fail(why, "the password after ':' is empty (leave out 'user:@' for no AUTH)");
   }
   url.username = *user;
   url.password = *password;
@@ -121,12 +124,11 @@ bool parse_user_info(std::string_view info, RedisUrl& url, std::string* why) {
 }
 
 bool parse_port(std::string_view text, RedisUrl& url, std::string* why) {
-  if (text.empty())
-    return refuse(why, "the port after ':' is empty (leave out ':' for 6379)"), false;
-  if (!all_digits(text)) return refuse(why, "port " + quoted(text) + " is not a number"), false;
+  if (text.empty()) return fail(why, "the port after ':' is empty (leave out ':' for 6379)");
+  if (!all_digits(text)) return fail(why, "port " + quoted(text) + " is not a number");
   const auto port = parse_number(text, 65535);
   if (!port || *port == 0) {
-    return refuse(why, "port " + quoted(text) + " is out of range (1..65535)"), false;
+    return fail(why, "port " + quoted(text) + " is out of range (1..65535)");
   }
   url.port = static_cast<uint16_t>(*port);
   return true;
@@ -135,32 +137,32 @@ bool parse_port(std::string_view text, RedisUrl& url, std::string* why) {
 bool parse_ipv6_host(std::string_view authority, RedisUrl& url, std::string* why) {
   const size_t close = authority.find(']');
   if (close == std::string_view::npos) {
-    return refuse(why, "the IPv6 address has no closing ']'"), false;
+    return fail(why, "the IPv6 address has no closing ']'");
   }
   const std::string_view address = authority.substr(1, close - 1);
   if (address.find(':') == address.npos || !config::parse_ip_address(address)) {
-    return refuse(why, quoted(authority.substr(0, close + 1)) + " is not an IPv6 address"), false;
+    return fail(why, quoted(authority.substr(0, close + 1)) + " is not an IPv6 address");
   }
   url.host = std::string(address);
   const std::string_view rest = authority.substr(close + 1);
   if (rest.empty()) return true;
   if (rest.front() != ':') {
-    return refuse(why, "unexpected " + quoted(rest) + " after the IPv6 address"), false;
+    return fail(why, "unexpected " + quoted(rest) + " after the IPv6 address");
   }
   return parse_port(rest.substr(1), url, why);
 }
 
 bool parse_host_port(std::string_view authority, RedisUrl& url, std::string* why) {
-  if (authority.empty()) return refuse(why, "the host is missing (write redis://host:6379)"), false;
+  if (authority.empty()) return fail(why, "the host is missing (write redis://host:6379)");
   if (authority.front() == '[') return parse_ipv6_host(authority, url, why);
   const size_t colon = authority.find(':');
   if (colon != authority.npos && authority.find(':', colon + 1) != authority.npos) {
-    return refuse(why, "write an IPv6 address in brackets, as in redis://[::1]:6379"), false;
+    return fail(why, "write an IPv6 address in brackets, as in redis://[::1]:6379");
   }
   const std::string_view host = authority.substr(0, colon);
-  if (host.empty()) return refuse(why, "the host is missing (write redis://host:6379)"), false;
+  if (host.empty()) return fail(why, "the host is missing (write redis://host:6379)");
   if (!config::is_hostname(host)) {
-    return refuse(why, "host " + quoted(host) + " is not a valid host name or address"), false;
+    return fail(why, "host " + quoted(host) + " is not a valid host name or address");
   }
   url.host = std::string(host);
   return colon == authority.npos || parse_port(authority.substr(colon + 1), url, why);
@@ -175,9 +177,8 @@ bool parse_db(std::string_view path, RedisUrl& url, std::string* why) {
     return true;
   }
   const std::string range = "(0.." + std::to_string(kMaxDb) + ")";
-  if (all_digits(text))
-    return refuse(why, "db " + quoted(text) + " is out of range " + range), false;
-  return refuse(why, "db " + quoted(text) + " is not a number " + range), false;
+  if (all_digits(text)) return fail(why, "db " + quoted(text) + " is out of range " + range);
+  return fail(why, "db " + quoted(text) + " is not a number " + range);
 }
 
 std::string unknown_parameter(std::string_view key) {
@@ -191,17 +192,17 @@ bool parse_parameter(std::string_view pair, RedisUrl& url, bool (&seen)[2], std:
   const size_t equals = pair.find('=');
   const std::string_view key = pair.substr(0, equals);
   const auto known = std::find(kParameters.begin(), kParameters.end(), key);
-  if (known == kParameters.end()) return refuse(why, unknown_parameter(key)), false;
+  if (known == kParameters.end()) return fail(why, unknown_parameter(key));
   const size_t index = static_cast<size_t>(known - kParameters.begin());
   if (equals == pair.npos || equals + 1 == pair.size()) {
-    return refuse(why, quoted(key) + " has no value (write " + std::string(key) + "=250ms)"), false;
+    return fail(why, quoted(key) + " has no value (write " + std::string(key) + "=250ms)");
   }
-  if (seen[index]) return refuse(why, quoted(key) + " is given twice"), false;
+  if (seen[index]) return fail(why, quoted(key) + " is given twice");
   seen[index] = true;
   std::string reason;
   const auto duration = config::parse_duration(pair.substr(equals + 1), &reason);
-  if (!duration) return refuse(why, std::string(key) + ": " + reason), false;
-  if (duration->count() <= 0) return refuse(why, std::string(key) + " must be more than 0"), false;
+  if (!duration) return fail(why, std::string(key) + ": " + reason);
+  if (duration->count() <= 0) return fail(why, std::string(key) + " must be more than 0");
   (index == 0 ? url.connect_timeout : url.command_timeout) = *duration;
   return true;
 }
@@ -219,7 +220,7 @@ bool parse_query(std::string_view query, RedisUrl& url, std::string* why) {
 
 // host[:port][/db][?query], after the user info.
 bool parse_location(std::string_view rest, RedisUrl& url, std::string* why) {
-  if (rest.find('#') != rest.npos) return refuse(why, "a '#fragment' is not allowed"), false;
+  if (rest.find('#') != rest.npos) return fail(why, "a '#fragment' is not allowed");
   const size_t question = rest.find('?');
   const std::string_view before_query = rest.substr(0, question);
   const size_t slash = before_query.find('/');
