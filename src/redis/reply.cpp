@@ -58,15 +58,20 @@ bool refuse(const redisReadTask* task, std::string why) {
 
 // An element goes into the slot its parent array reserved; a root reply is heap-allocated and
 // owned by hiredis until redisReaderGetReply hands it over (or free_reply on an error).
-void* place(const redisReadTask* task, Reply&& value) noexcept {
+void* place(const redisReadTask* task, Reply&& value) {
+  if (!task->parent) return new Reply(std::move(value));
+  auto& parent = *static_cast<Reply*>(task->parent->obj);
+  Reply& slot = parent.elements[static_cast<size_t>(task->idx)];
+  slot = std::move(value);
+  return &slot;
+}
+
+// The object functions run inside hiredis's C code: no exception may leave them. NULL makes
+// hiredis fail with "Out of memory", which next() replaces with limit_error.
+template <typename Make>
+void* build(const redisReadTask* task, Make&& make) noexcept {
   try {
-    if (task->parent) {
-      auto& parent = *static_cast<Reply*>(task->parent->obj);
-      Reply& slot = parent.elements[static_cast<size_t>(task->idx)];
-      slot = std::move(value);
-      return &slot;
-    }
-    return new Reply(std::move(value));
+    return place(task, make());
   } catch (const std::bad_alloc&) {
     state_of(task).limit_error = "out of memory while reading a redis reply";
     return nullptr;
@@ -98,12 +103,9 @@ ReplyType type_of_line(int hiredis_type) {
 
 void* create_string(const redisReadTask* task, char* text, size_t length) {
   if (!well_formed(task, text, length) || !charge(task, length)) return nullptr;
-  try {
-    return place(task, Reply{type_of_line(task->type), 0, std::string(text, length), {}});
-  } catch (const std::bad_alloc&) {
-    state_of(task).limit_error = "out of memory while reading a redis reply";
-    return nullptr;
-  }
+  return build(task, [&] {
+    return Reply{type_of_line(task->type), 0, std::string(text, length), {}};
+  });
 }
 
 void* create_array(const redisReadTask* task, int count) {
@@ -113,23 +115,18 @@ void* create_array(const redisReadTask* task, int count) {
     refuse(task, "arrays nested deeper than " + std::to_string(max_depth));
     return nullptr;
   }
-  // Charged before the allocation: "*2147483647\r\n" must not reserve 150 GiB.
-  if (!charge(task, static_cast<size_t>(count) * sizeof(Reply))) return nullptr;
-  try {
-    Reply array{ReplyType::array, 0, {}, std::vector<Reply>(static_cast<size_t>(count))};
-    return place(task, std::move(array));
-  } catch (const std::bad_alloc&) {
-    state_of(task).limit_error = "out of memory while reading a redis reply";
-    return nullptr;
-  }
+  // Charged before the allocation: "*2147483647\r\n" must not reserve 150 GB.
+  const auto elements = static_cast<size_t>(count);
+  if (!charge(task, elements * sizeof(Reply))) return nullptr;
+  return build(task, [&] { return Reply::array(std::vector<Reply>(elements)); });
 }
 
 void* create_integer(const redisReadTask* task, long long value) {
-  return place(task, Reply::of_integer(value));
+  return build(task, [&] { return Reply::of_integer(value); });
 }
 
 void* create_nil(const redisReadTask* task) {
-  return place(task, Reply::nil());
+  return build(task, [] { return Reply::nil(); });
 }
 
 // hiredis frees only root objects (an unfinished reply on error, or at redisReaderFree);

@@ -1,7 +1,20 @@
 #pragma once
 // Redis replies as owned values, and a reader that turns bytes from the socket into them.
-// The RESP parsing is hiredis's (0.14) redisReader; the values are built by our own object
-// functions so that every limit is checked before anything is allocated.
+// The RESP2 parsing is hiredis's (0.14) redisReader; the values are built by our own object
+// functions (redisReaderCreateWithFunctions), so every limit is checked before anything is
+// allocated and no redisReply/freeReplyObject round trip is needed.
+//
+// What hiredis 0.14's reader does and does not do (checked against 0.14.1):
+// - It buffers every fed byte until a reply is complete, with no size bound: redisReader's
+//   `maxbuf` (16 KiB) only decides when an emptied buffer is given back, so the bound on
+//   buffered bytes is ours (ReaderLimits::max_reply_bytes, checked in next()).
+// - It refuses a 9th nested array ("No support for nested multi bulk replies with depth > 7",
+//   although 8 levels pass); ours is ReaderLimits::max_depth, 7 by default.
+// - It checks integers, bulk and array lengths ("Bad integer value", "Bulk string length out
+//   of range", ...) and refuses RESP3 type bytes; it does not check the CRLF after a bulk
+//   string nor bare CR/LF in a status line: we refuse both.
+// - After 1 KiB of consumed input it moves the rest of its buffer to the front, once per reply
+//   taken: feed socket reads of moderate size (say 16-64 KiB) rather than megabytes at once.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,10 @@
 #include "redis/reply.hpp"
 
+#include "redis/command.hpp"
+
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -200,7 +203,7 @@ TEST(RedisReply, SplitInsideGarbageGivesTheSameError) {
 
 TEST(RedisReply, ManyRepliesFromABatch) {
   std::string bytes;
-  for (int i = 0; i < 2000; ++i) bytes += ":" + std::to_string(i) + "\r\n";
+  for (int i = 0; i < 2000; ++i) ((bytes += ':') += std::to_string(i)) += "\r\n";
   const auto replies = read_ok(bytes);
   ASSERT_EQ(replies.size(), 2000u);
   EXPECT_EQ(replies.back(), Reply::of_integer(1999));
@@ -208,7 +211,7 @@ TEST(RedisReply, ManyRepliesFromABatch) {
 
 TEST(RedisReply, LargeBulkStringAcrossManyFeeds) {
   const std::string value(1 << 20, 'v');
-  const std::string bytes = "$" + std::to_string(value.size()) + "\r\n" + value + "\r\n";
+  const std::string bytes = "$1048576\r\n" + value + "\r\n";
   std::vector<std::string_view> chunks;
   for (size_t at = 0; at < bytes.size(); at += 4096)
     chunks.push_back(std::string_view(bytes).substr(at, 4096));
@@ -394,6 +397,36 @@ TEST(RedisReply, LimitWhenFedByteByByte) {
   }
   EXPECT_TRUE(reader.failed());
   EXPECT_LE(fed, 80u);
+}
+
+// --- round trip and noise ---
+
+TEST(RedisReply, EncodedCommandReadsBackAsAnArrayOfStrings) {
+  // A command is itself valid RESP: an array of bulk strings.
+  const std::string binary("\0\r\n\xff", 4);
+  std::string bytes;
+  append_command(bytes, {"SET", "", binary});
+  append_command(bytes, {"PING"});
+  const auto replies = read_ok(bytes);
+  EXPECT_EQ(replies, (std::vector<Reply>{Reply::array({Reply::string("SET"), Reply::string(""),
+                                                       Reply::string(binary)}),
+                                         Reply::array({Reply::string("PING")})}));
+}
+
+TEST(RedisReply, RandomBytesNeverCrash) {
+  std::mt19937 random(20261127);
+  const std::string alphabet = "+-:$*\r\n0123456789-abc\x00";
+  for (int round = 0; round < 3000; ++round) {
+    std::string bytes(random() % 64, '\0');
+    for (auto& c : bytes) c = alphabet[random() % alphabet.size()];
+    ReplyReader reader({.max_reply_bytes = 4096, .max_depth = 3});
+    for (size_t at = 0; at < bytes.size();) {
+      const size_t take = 1 + random() % 8;
+      reader.feed(std::string_view(bytes).substr(at, take));
+      drain(reader);
+      at += take;
+    }
+  }
 }
 
 // --- describe ---
