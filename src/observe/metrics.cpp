@@ -77,11 +77,7 @@ uint32_t Metrics::limit_slot(std::string_view limit_name) {
 std::string Metrics::render_prometheus() const {
   std::lock_guard lock(names_mutex_);
   std::string out;
-  auto sum = [&](auto get) {
-    uint64_t total = 0;
-    for (auto& s : shards_) total += get(*s);
-    return total;
-  };
+  auto sum = [&](auto get) { return sum_shards(get); };
 
   out += "# HELP bulwark_requests_total Requests answered, by route and status class.\n";
   out += "# TYPE bulwark_requests_total counter\n";
@@ -167,11 +163,7 @@ std::string Metrics::render_prometheus() const {
 void Metrics::render_cache(std::string& out) const {
   static constexpr std::string_view kResults[] = {"hit",         "stale", "stale_on_error",
                                                   "revalidated", "miss",  "bypass"};
-  auto sum = [&](auto get) {
-    uint64_t total = 0;
-    for (auto& s : shards_) total += get(*s);
-    return total;
-  };
+  auto sum = [&](auto get) { return sum_shards(get); };
   out +=
       "# HELP bulwark_cache_requests_total Requests of caching routes, by how the cache "
       "answered.\n# TYPE bulwark_cache_requests_total counter\n";
@@ -233,11 +225,7 @@ void Metrics::render_limits(std::string& out) const {
 }
 
 void Metrics::render_auth(std::string& out) const {
-  auto sum = [&](auto get) {
-    uint64_t total = 0;
-    for (auto& s : shards_) total += get(*s);
-    return total;
-  };
+  auto sum = [&](auto get) { return sum_shards(get); };
   out +=
       "# HELP bulwark_auth_failures_total Requests refused by authentication or "
       "authorization, by reason.\n# TYPE bulwark_auth_failures_total counter\n";

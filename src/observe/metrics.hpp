@@ -142,6 +142,13 @@ class Metrics {
   void render_auth(std::string& out) const;
   void render_limits(std::string& out) const;
   void render_cache(std::string& out) const;
+  // The sum over the workers' shards of `get(shard)`.
+  template <class Get>
+  uint64_t sum_shards(Get get) const {
+    uint64_t total = 0;
+    for (const auto& shard : shards_) total += get(*shard);
+    return total;
+  }
 };
 
 }  // namespace bulwark::observe

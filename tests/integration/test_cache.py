@@ -28,7 +28,7 @@ import uuid
 from harness import (GatewayTestCase, RawClient, concurrent_requests,
                      gateway_config, http_request, metric, ok_response, request_bytes,
                      wait_until)
-from tokens import claims, hs_token, random_secret
+from tokens import claims, hs_token, write_random_secret
 
 ISS = "https://main.test"
 FORWARD_SUB = {"sub": "X-User-Id"}
@@ -179,10 +179,7 @@ class CacheRoutesTest(CacheTestBase):
     def setUpClass(cls):
         cls._tmp = tempfile.TemporaryDirectory(prefix="bulwark-cache-")
         cls.addClassCleanup(cls._tmp.cleanup)
-        cls.secret = random_secret()
-        secret_file = os.path.join(cls._tmp.name, "secret")
-        with open(secret_file, "w") as f:
-            f.write(cls.secret)
+        cls.secret, secret_file = write_random_secret(cls._tmp.name)
         cls.origin_server = cls.start_origin()
         config = gateway_config(
             {"origin": [cls.origin_server.address]},

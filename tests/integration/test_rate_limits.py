@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import GatewayTestCase, gateway_config, metric
-from tokens import claims, hs_token, random_secret
+from tokens import claims, hs_token, write_random_secret
 
 ISS = "https://main.test"
 
@@ -28,10 +28,7 @@ class RateLimitTest(GatewayTestCase):
     def setUpClass(cls):
         cls._tmp = tempfile.TemporaryDirectory(prefix="bulwark-rl-")
         cls.addClassCleanup(cls._tmp.cleanup)
-        cls.secret = random_secret()
-        secret_file = os.path.join(cls._tmp.name, "secret")
-        with open(secret_file, "w") as f:
-            f.write(cls.secret)
+        cls.secret, secret_file = write_random_secret(cls._tmp.name)
         cls.origin_server = cls.start_origin()
         config = gateway_config(
             {"origin": [cls.origin_server.address]},

@@ -50,6 +50,15 @@ def random_secret():
     return b64url(os.urandom(32))
 
 
+def write_random_secret(directory):
+    """A random secret written to DIRECTORY/secret: returns (secret, path)."""
+    secret = random_secret()
+    path = os.path.join(directory, "secret")
+    with open(path, "w") as f:
+        f.write(secret)
+    return secret, path
+
+
 def generate_keys(alg, out_dir, kid=None):
     args = [BULWARK_BIN, "keys", "generate", "--alg", alg, "--out", out_dir]
     if kid:
