@@ -59,6 +59,11 @@ class AdminTest(GatewayTestCase):
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(body)["error"], "not_found")
 
+    def metrics_when(self, ready, timeout=3.0):
+        """The metrics once `ready(metrics)` holds, or as they are after `timeout`."""
+        return wait_until(lambda: m if ready(m := self.gw.metrics()) else None,
+                          timeout=timeout) or self.gw.metrics()
+
     def test_metrics_after_traffic(self):
         for _ in range(3):
             status, _, _ = self.gw.request("GET", "/api/echo")
@@ -74,7 +79,10 @@ class AdminTest(GatewayTestCase):
             self.assertTrue(headers.get("Content-Type", "").startswith("text/plain"),
                             headers.get("Content-Type"))
             text = body.decode()
-            m = self.gw.metrics()
+            # A request is counted just after its response is written: the client can read
+            # the response before the worker counts it.
+            m = self.metrics_when(
+                lambda m: metric(m, "bulwark_requests_total", route="api", status="2xx") >= 5)
             self.assertIn("# TYPE bulwark_requests_total counter", text)
             self.assertGreaterEqual(
                 metric(m, "bulwark_requests_total", route="api", status="2xx"), 5)
