@@ -416,6 +416,7 @@ class ClientConnection final : public Deadline {
   }
   // limit_lines_ and cache_lines_ together, for a head bulwark writes.
   std::string_view gateway_lines() {
+    if (cache_lines_.empty()) return limit_lines_;  // routes without a cache: no copy
     gateway_lines_ = limit_lines_;
     gateway_lines_ += cache_lines_;
     return gateway_lines_;
