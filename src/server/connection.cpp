@@ -710,7 +710,8 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
     // the stored response is then exactly the answer to what the key says.
     size_t question = cache_.uri_key.find('?');
     target.has_query = question != std::string::npos;
-    target.query.assign(target.has_query ? cache_.uri_key.substr(question + 1) : std::string());
+    target.query.assign(target.has_query ? std::string_view(cache_.uri_key).substr(question + 1)
+                                         : std::string_view());
   }
   auto& metrics = worker_.metrics();
   switch (cache_.action) {
