@@ -80,6 +80,7 @@ struct RedisClient::State : std::enable_shared_from_this<RedisClient::State> {
   Clock::time_point next_attempt{};
   std::string last_error;
   bool closed = false;
+  RedisClientStats stats;
 
   std::string where() const {
     bool v6 = url.host.find(':') != std::string::npos;
@@ -90,6 +91,7 @@ struct RedisClient::State : std::enable_shared_from_this<RedisClient::State> {
   void fail(const std::shared_ptr<Conn>& c, const std::string& why) {
     if (!c || c != conn || !c->alive) return;
     c->alive = false;
+    ++stats.failures;
     error_code ignored;
     c->socket.close(ignored);
     c->resolver.cancel();
@@ -201,6 +203,7 @@ struct RedisClient::State : std::enable_shared_from_this<RedisClient::State> {
       }
     }
     c->ready = true;
+    ++self->stats.connects;
     c->connect_timer.cancel();
     self->backoff = self->options.min_backoff;
     self->last_error.clear();
@@ -219,6 +222,7 @@ struct RedisClient::State : std::enable_shared_from_this<RedisClient::State> {
       }
       sending.clear();
       std::swap(sending, self->out);
+      ++self->stats.writes;
       co_await asio::async_write(c->socket, asio::buffer(sending), redirect(ec));
       if (!c->alive) co_return;
       if (ec) {
@@ -280,6 +284,7 @@ struct RedisClient::State : std::enable_shared_from_this<RedisClient::State> {
     auto w = std::make_shared<Waiter>(self->executor);
     self->out += encoded;
     self->waiters.push_back(w);
+    ++self->stats.commands;
     if (c->ready) c->wake.cancel();
 
     w->timer.expires_after(self->url.command_timeout);
@@ -318,6 +323,10 @@ size_t RedisClient::pending() const {
 }
 const redis::RedisUrl& RedisClient::url() const {
   return state_->url;
+}
+
+const RedisClientStats& RedisClient::stats() const {
+  return state_->stats;
 }
 
 }  // namespace bulwark::server

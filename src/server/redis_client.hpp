@@ -33,6 +33,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -61,6 +62,14 @@ struct RedisClientOptions {
   redis::ReaderLimits reader_limits{};
 };
 
+// Counters since the client was made, for metrics and tests.
+struct RedisClientStats {
+  uint64_t commands = 0;  // sent to a connection (not failed at once)
+  uint64_t writes = 0;    // socket writes of user commands: commands / writes is the batching
+  uint64_t connects = 0;  // successful connections (handshake done)
+  uint64_t failures = 0;  // connections closed on a failure
+};
+
 class RedisClient {
  public:
   RedisClient(boost::asio::any_io_executor executor, redis::RedisUrl url,
@@ -82,6 +91,7 @@ class RedisClient {
   // Commands waiting for a reply or for the connection.
   size_t pending() const;
   const redis::RedisUrl& url() const;
+  const RedisClientStats& stats() const;
 
  private:
   struct State;

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,6 +177,9 @@ TEST_F(RedisClientTest, ThousandConcurrentCommandsAnsweredInOrder) {
   auto end = Clock::now() + 20s;
   while (finished < kCount && Clock::now() < end) io_.run_for(50ms);
   ASSERT_EQ(finished, kCount);
+  // Batched: commands appended in one turn of the loop share writes.
+  EXPECT_EQ(client.stats().commands, uint64_t{kCount});
+  EXPECT_LE(client.stats().writes, 10u) << client.stats().writes;
   // Started in order, so appended and answered in order: the i-th INCR sees i + 1.
   for (int i = 0; i < kCount; ++i) {
     ASSERT_TRUE(results[i].ok()) << results[i].error;
@@ -323,7 +327,8 @@ struct FakeServer {
   tcp::socket socket;
   bool closed_by_client = false;
 
-  asio::awaitable<void> serve(std::string answer) {
+  // Answers `answer` to the first read, then closes (`close_after`) or reads until the end.
+  asio::awaitable<void> serve(std::string answer, bool close_after = false) {
     error_code ec;
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
@@ -334,6 +339,10 @@ struct FakeServer {
     if (!answer.empty()) {
       co_await asio::async_write(socket, asio::buffer(answer),
                                  asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (close_after) {
+      socket.close(ec);
+      co_return;
     }
     for (;;) {
       co_await socket.async_read_some(asio::buffer(buffer),
@@ -371,6 +380,39 @@ TEST_F(RedisClientTest, GarbageFromTheServerFailsTheCommandsAndCloses) {
   EXPECT_EQ(a.error, b.error);
   EXPECT_TRUE(fake.closed_by_client);
   EXPECT_FALSE(client.connected());
+}
+
+TEST_F(RedisClientTest, ServerClosingMidReplyFailsTheCommand) {
+  FakeServer fake(io_);
+  asio::co_spawn(io_, fake.serve("$10\r\nabc", true), asio::detached);
+  auto u = url();
+  u.port = fake.port();
+  RedisClient client(io_.get_executor(), u);
+  RedisResult r;
+  ASSERT_TRUE(
+      run(io_, [&]() -> asio::awaitable<void> { r = co_await client.command(cmd("GET", "a")); }));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("closed by the server"), std::string::npos) << r.error;
+  EXPECT_EQ(client.stats().failures, 1u);
+}
+
+TEST_F(RedisClientTest, DestroyingTheClientFailsPendingCommands) {
+  start_server();
+  std::optional<RedisClient> client(std::in_place, io_.get_executor(), url());
+  RedisResult ping, blocked;
+  ASSERT_TRUE(run(io_, [&]() -> asio::awaitable<void> {
+    ping = co_await client->command(cmd("PING"));
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [&]() -> asio::awaitable<void> {
+          co_await sleep_for(50ms);
+          client.reset();
+        },
+        asio::detached);
+    blocked = co_await client->command(cmd("BLPOP", "nothing", "0"));
+  }));
+  ASSERT_TRUE(ping.ok()) << ping.error;
+  EXPECT_EQ(blocked.error, "redis client closed");
 }
 
 TEST_F(RedisClientTest, ServerThatNeverAnswersHitsTheCommandTimeout) {
