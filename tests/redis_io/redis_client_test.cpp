@@ -316,6 +316,8 @@ TEST_F(RedisClientTest, ServerKilledThenRestartedOnTheSamePort) {
   EXPECT_NE(blocked.error.find("closed by the server"), std::string::npos) << blocked.error;
   ASSERT_TRUE(ready.ok()) << ready.error << " after " << attempts << " attempts";
   EXPECT_EQ(ready.reply, redis::Reply::status("PONG"));
+  EXPECT_EQ(client.stats().connects, 2u);
+  EXPECT_GE(client.stats().failures, 1u);
 }
 
 // A fake server on the test's io_context: accepts one connection, reads, then `answer`s.
