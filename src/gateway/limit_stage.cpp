@@ -158,7 +158,7 @@ void shadow_rejection(const LimitServices& services, const CompiledLimit& limit,
 // counting; nothing is ever refused.
 void run_shadow(const CompiledLimit& limit, std::string_view key, const LimitRequest& request,
                 const LimitServices& services, int64_t now_ns, LimitOutcome& outcome) {
-  limit::LimitCheck check{limit.id, key, limit.params, limit.cost_of(request.method)};
+  limit::LimitCheck check{limit.id, key, limit.params, limit.cost_of(request.method), limit.name};
   limit::LimitResult result{};
   if (services.store->check_all({&check, 1}, now_ns, {&result, 1})) {
     observe(services, limit, LimitVerdict::allowed);
@@ -211,7 +211,7 @@ bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLi
     } else if (shadow) {
       run_shadow(limit, key, request, services, now_ns, outcome);
     } else {
-      checks.push_back({limit.id, key, limit.params, limit.cost_of(request.method)});
+      checks.push_back({limit.id, key, limit.params, limit.cost_of(request.method), limit.name});
       checked.push_back(&limit);
     }
   }

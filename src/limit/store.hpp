@@ -18,6 +18,9 @@ struct LimitCheck {
   std::string_view key;
   GcraParams params;
   uint64_t cost = 1;
+  // The limit's name from the config: what a shared store files the key under, since
+  // limit_id numbers are local to one process.
+  std::string_view name;
 };
 
 // The outcome for one LimitCheck. When the request as a whole was allowed, each entry is its
