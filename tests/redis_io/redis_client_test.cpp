@@ -27,75 +27,15 @@
 #include <thread>
 #include <vector>
 
+#include "redis_server.hpp"
 #include "server/redis_client.hpp"
-
-extern char** environ;
 
 namespace bulwark::server {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using boost::system::error_code;
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-// No braced list in a co_await expression: g++ 12 rejects initializer_lists there.
-template <class... Args>
-std::vector<std::string> cmd(const Args&... args) {
-  std::vector<std::string> out;
-  (out.emplace_back(std::string_view(args)), ...);
-  return out;
-}
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool can_connect(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Runs `body` as a coroutine on `io` until it ends (at most `limit`).
-bool run(asio::io_context& io, std::function<asio::awaitable<void>()> body,
-         std::chrono::milliseconds limit = 20s) {
-  bool done = false;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await body();
-        done = true;
-      },
-      asio::detached);
-  auto end = Clock::now() + limit;
-  while (!done && Clock::now() < end) {
-    io.run_for(50ms);
-    if (io.stopped()) io.restart();
-  }
-  return done;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
+using namespace testing_redis;
 
 class RedisClientTest : public ::testing::Test {
  protected:
