@@ -204,6 +204,22 @@ struct RouteCache {
   unsigned line = 0;
 };
 
+// --- state ---------------------------------------------------------------------------------
+
+// The top-level `state:` section: where the state instances share lives. Absent: each
+// instance keeps its rate-limit counters, cache and revocations in its own memory.
+struct StateSettings {
+  // What a request that needs shared state gets while Redis is down or answering garbage:
+  // fail_open serves it with this instance's memory (local limits, L1 cache only);
+  // fail_closed answers 503.
+  enum class OnFailure { fail_open, fail_closed };
+  std::string redis_url;  // valid (redis/url.hpp); holds the password: log redis::redacted()
+  OnFailure on_failure = OnFailure::fail_open;
+  std::string prefix = "bulwark";  // every key starts "<prefix>:", so deployments can share a Redis
+  uint64_t cache_max_object_bytes = uint64_t{256} << 10;  // larger bodies stay in L1 only
+  unsigned line = 0;
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
@@ -225,6 +241,7 @@ struct Config {
   std::optional<Auth> auth;            // the `auth:` section, when present
   std::vector<RateLimit> limits;       // the `limits:` section, in file order
   std::optional<CacheSettings> cache;  // the `cache:` section, when present
+  std::optional<StateSettings> state;  // the `state:` section, when present
 
   const RateLimit* find_limit(std::string_view name) const;
 

@@ -23,6 +23,7 @@
 #include "auth/algorithm.hpp"
 #include "config/suggest.hpp"
 #include "config/units.hpp"
+#include "redis/url.hpp"
 
 namespace bulwark::config {
 
@@ -44,7 +45,6 @@ constexpr uint64_t kMaxTokenCacheEntries = 10'000'000;
 constexpr Duration kMaxLeeway = std::chrono::minutes(5);
 
 // Sections of the example config that later versions add; named so the error can say so.
-constexpr std::string_view kLaterTopLevelKeys[] = {"state"};
 
 constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr LogLevel kLogLevels[] = {LogLevel::trace, LogLevel::debug, LogLevel::info,
@@ -609,6 +609,13 @@ constexpr uint64_t kMinCacheMemory = uint64_t{1} << 20;
 constexpr uint64_t kMinCacheObject = uint64_t{1} << 10;
 constexpr Duration kMaxCoalesceTimeout = std::chrono::seconds(60);
 
+constexpr std::string_view kOnFailureNames[] = {"fail_open", "fail_closed"};
+constexpr StateSettings::OnFailure kOnFailures[] = {StateSettings::OnFailure::fail_open,
+                                                    StateSettings::OnFailure::fail_closed};
+constexpr Alias kOnFailureAliases[] = {{"open", "fail_open"},      {"closed", "fail_closed"},
+                                       {"fail-open", "fail_open"}, {"fail-closed", "fail_closed"},
+                                       {"failopen", "fail_open"},  {"failclosed", "fail_closed"}};
+
 constexpr std::string_view kCacheScopeNames[] = {"shared", "per_identity"};
 constexpr RouteCache::Scope kCacheScopes[] = {RouteCache::Scope::shared,
                                               RouteCache::Scope::per_identity};
@@ -833,6 +840,10 @@ class Loader {
 
   // The `cache` section.
   void load_cache(const Value& section, unsigned line);
+  // The `state` section.
+  void load_state(const Value& section, unsigned line);
+  void load_state_url(const Value& v, StateSettings& state);
+  void load_state_prefix(const Value& v, StateSettings& state);
   std::optional<uint64_t> size_at_least(const Value& v, uint64_t min, std::string_view example);
   void check_cache_object_fits(const CacheSettings& cache, const std::optional<Value>& memory,
                                const std::optional<Value>& max_object);
@@ -1111,12 +1122,12 @@ void Loader::load_root(const YAML::Node& root) {
   if (!root.IsMap()) {
     error(document.line, "",
           "expected a mapping of sections (server, admin, log, upstreams, auth, limits, "
-          "cache, routes), got " +
+          "cache, state, routes), got " +
               describe(root));
     return;
   }
   // Stashed first, loaded in dependency order: routes refer to upstreams, issuers and limits.
-  std::optional<Value> server, admin, log, upstreams, routes, auth, limits, cache;
+  std::optional<Value> server, admin, log, upstreams, routes, auth, limits, cache, state;
   const Field fields[] = {
       {"server", [&](const Value& v) { server = v; }},
       {"admin", [&](const Value& v) { admin = v; }},
@@ -1126,8 +1137,9 @@ void Loader::load_root(const YAML::Node& root) {
       {"auth", [&](const Value& v) { auth = v; }},
       {"limits", [&](const Value& v) { limits = v; }},
       {"cache", [&](const Value& v) { cache = v; }},
+      {"state", [&](const Value& v) { state = v; }},
   };
-  load_fields(document, fields, kLaterTopLevelKeys);
+  load_fields(document, fields);
   if (server) load_server(*server);
   if (admin) load_admin(*admin);
   if (log) load_log(*log);
@@ -1135,6 +1147,7 @@ void Loader::load_root(const YAML::Node& root) {
   if (auth) load_auth(*auth);
   if (limits) load_limits(*limits);
   if (cache) load_cache(*cache, key_line(root, "cache"));
+  if (state) load_state(*state, key_line(root, "state"));
   if (routes) {
     load_routes(*routes);
   } else {
@@ -2405,6 +2418,69 @@ void Loader::check_cache_object_fits(const CacheSettings& cache, const std::opti
     error(*memory, why + "raise memory to at least " + size_text(4 * cache.max_object_bytes) +
                        ", or set a smaller max_object");
   }
+}
+
+// --- state ----------------------------------------------------------------------------------
+
+void Loader::load_state(const Value& section, unsigned line) {
+  StateSettings& state = config_.state.emplace();
+  state.line = line;
+  bool has_url = false;
+  const Field fields[] = {
+      {"redis",
+       [&](const Value& v) {
+         has_url = true;
+         load_state_url(v, state);
+       }},
+      {"on_failure",
+       [&](const Value& v) {
+         if (const auto index = one_of(v, "failure policy", kOnFailureNames, kOnFailureAliases)) {
+           state.on_failure = kOnFailures[*index];
+         }
+       }},
+      {"prefix", [&](const Value& v) { load_state_prefix(v, state); }},
+      {"cache_max_object",
+       [&](const Value& v) {
+         assign(state.cache_max_object_bytes, size_at_least(v, kMinCacheObject, "256KiB"));
+       }},
+  };
+  if (load_fields(section, fields) && !has_url) {
+    error(line, "state",
+          "missing 'redis': give the shared Redis, like redis: redis://127.0.0.1:6379/0 "
+          "(leave the whole state section out to keep state in each instance's memory)");
+  }
+}
+
+// The URL is checked here, so that a typo fails at load and not at the first request; its
+// text may hold a password, which no message repeats (parse_redis_url's never do).
+void Loader::load_state_url(const Value& v, StateSettings& state) {
+  const auto text = non_empty(v, "a redis:// URL like redis://127.0.0.1:6379/0");
+  if (!text) return;
+  std::string why;
+  if (!redis::parse_redis_url(*text, &why)) {
+    error(v, why +
+                 "; the form is redis://[user:password@]host[:port][/db]"
+                 "[?connect_timeout=1s&command_timeout=250ms]");
+    return;
+  }
+  state.redis_url = *text;
+}
+
+// The prefix starts every key: letters, digits and - _ . only, so it never holds the '{' of
+// a hash tag, a space, or a glob character that would upset a SCAN pattern.
+void Loader::load_state_prefix(const Value& v, StateSettings& state) {
+  const auto text = non_empty(v, "a key prefix like bulwark");
+  if (!text) return;
+  const bool plain =
+      text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+  if (!plain) {
+    error(v, "the prefix " + in_quotes(*text) +
+                 " may hold only letters, digits, '-', '_' and '.' (at most 64), like bulwark-eu");
+    return;
+  }
+  state.prefix = *text;
 }
 
 // --- A route's cache ------------------------------------------------------------------------
