@@ -154,20 +154,6 @@ void shadow_rejection(const LimitServices& services, const CompiledLimit& limit,
   note_outcome(outcome, "shadow_rejected");
 }
 
-// Shadow limits: each alone, so that one over its limit does not keep the others from
-// counting; nothing is ever refused.
-void run_shadow(const CompiledLimit& limit, std::string_view key, const LimitRequest& request,
-                const LimitServices& services, int64_t now_ns, LimitOutcome& outcome) {
-  limit::LimitCheck check{limit.id, key, limit.params, limit.cost_of(request.method), limit.name};
-  limit::LimitResult result{};
-  if (services.store->check_all({&check, 1}, now_ns, {&result, 1})) {
-    observe(services, limit, LimitVerdict::allowed);
-    note_outcome(outcome, "ok");
-    return;
-  }
-  shadow_rejection(services, limit, request, key, outcome);
-}
-
 }  // namespace
 
 uint64_t CompiledLimit::cost_of(std::string_view method) const {
@@ -186,69 +172,91 @@ void LimitOutcome::clear() {
   log_outcome = {};
 }
 
-bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLimit> limits,
-                     const LimitServices& services, const LimitRequest& request, int64_t now_ns,
-                     LimitOutcome& outcome) {
-  // Per-thread buffers: sized by the largest group seen, no allocation per request after.
-  thread_local std::vector<std::string> keys;
-  thread_local std::vector<limit::LimitCheck> checks;
-  thread_local std::vector<const CompiledLimit*> checked;
-  thread_local std::vector<limit::LimitResult> results;
-  if (keys.size() < group.size()) keys.resize(group.size());
-  checks.clear();
-  checked.clear();
-  const CompiledLimit* lacking = nullptr;  // an enforced limit whose key value is missing
+void plan_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLimit> limits,
+                      const LimitServices& services, const LimitRequest& request, LimitPlan& plan,
+                      LimitOutcome& outcome) {
+  // Keys first, all of them, so the checks' views into them stay valid.
+  if (plan.keys.size() < group.size()) plan.keys.resize(group.size());
+  plan.enforced.clear();
+  plan.enforced_limits.clear();
+  plan.shadow.clear();
+  plan.shadow_limits.clear();
+  plan.lacking = nullptr;
+  plan.enforced_allowed = false;
   for (std::size_t g = 0; g < group.size(); ++g) {
     const CompiledLimit& limit = limits[group[g]];
-    std::string& key = keys[g];
-    KeyState state = build_key(limit, request, key);
+    std::string& key = plan.keys[g];
+    const KeyState state = build_key(limit, request, key);
     const bool shadow = limit.mode == config::RateLimit::Mode::shadow;
     if (state == KeyState::skip) continue;
     if (state == KeyState::reject && shadow) {
       shadow_rejection(services, limit, request, "", outcome);
     } else if (state == KeyState::reject) {
-      if (lacking == nullptr) lacking = &limit;
-    } else if (shadow) {
-      run_shadow(limit, key, request, services, now_ns, outcome);
+      if (plan.lacking == nullptr) plan.lacking = &limit;
     } else {
-      checks.push_back({limit.id, key, limit.params, limit.cost_of(request.method), limit.name});
-      checked.push_back(&limit);
+      const limit::LimitCheck check{limit.id, key, limit.params, limit.cost_of(request.method),
+                                    limit.name};
+      (shadow ? plan.shadow : plan.enforced).push_back(check);
+      (shadow ? plan.shadow_limits : plan.enforced_limits).push_back(&limit);
     }
   }
-  if (lacking != nullptr) {
-    observe(services, *lacking, LimitVerdict::rejected);
-    log_rejection(request, *lacking, "", false);
-    reject(outcome, 0,
-           "this route's rate limit '" + lacking->name + "' needs a value the request lacks");
-    return false;
+  if (plan.lacking != nullptr) {  // refused whatever the store says: consume nothing
+    plan.enforced.clear();
+    plan.enforced_limits.clear();
   }
-  const std::size_t count = checks.size();
-  if (count == 0) return true;
-  results.resize(count);
-  if (services.store->check_all({checks.data(), count}, now_ns, {results.data(), count})) {
-    for (std::size_t i = 0; i < count; ++i) {
-      observe(services, *checked[i], LimitVerdict::allowed);
-      note_tightest(outcome, *checked[i], results[i]);
+  plan.results.resize(plan.enforced.size() + plan.shadow.size());
+}
+
+void decide_locally(limit::Store& store, int64_t now_ns, LimitPlan& plan) {
+  const std::size_t count = plan.enforced.size();
+  plan.enforced_allowed =
+      count == 0 || store.check_all(plan.enforced, now_ns, {plan.results.data(), count});
+  // Shadow limits: each alone, so that one over its limit does not keep the others from
+  // counting; nothing is ever refused.
+  for (std::size_t i = 0; i < plan.shadow.size(); ++i) {
+    store.check_all({&plan.shadow[i], 1}, now_ns, {&plan.results[count + i], 1});
+  }
+}
+
+namespace {
+
+void finish_shadow(const LimitPlan& plan, const LimitServices& services,
+                   const LimitRequest& request, LimitOutcome& outcome) {
+  const std::size_t base = plan.enforced.size();
+  for (std::size_t i = 0; i < plan.shadow.size(); ++i) {
+    const CompiledLimit& limit = *plan.shadow_limits[i];
+    if (plan.results[base + i].allowed) {
+      observe(services, limit, LimitVerdict::allowed);
+      note_outcome(outcome, "ok");
+    } else {
+      shadow_rejection(services, limit, request, plan.shadow[i].key, outcome);
     }
-    note_outcome(outcome, "ok");
-    return true;
   }
-  // Rejected: tell the client the longest wait among the limits it is over.
+}
+
+bool finish_rejected(const LimitPlan& plan, const LimitServices& services,
+                     const LimitRequest& request, LimitOutcome& outcome) {
+  // Tell the client the longest wait among the limits it is over.
   const CompiledLimit* over = nullptr;
   int64_t wait_ns = 0;
+  const std::size_t count = plan.enforced.size();
   for (std::size_t i = 0; i < count; ++i) {
-    if (results[i].allowed) continue;
-    observe(services, *checked[i], LimitVerdict::rejected);
-    log_rejection(request, *checked[i], checks[i].key, false);
-    if (over == nullptr || results[i].retry_after_ns > wait_ns) {
-      over = checked[i];
-      wait_ns = results[i].retry_after_ns;
+    if (plan.results[i].allowed) continue;
+    observe(services, *plan.enforced_limits[i], LimitVerdict::rejected);
+    log_rejection(request, *plan.enforced_limits[i], plan.enforced[i].key, false);
+    if (over == nullptr || plan.results[i].retry_after_ns > wait_ns) {
+      over = plan.enforced_limits[i];
+      wait_ns = plan.results[i].retry_after_ns;
     }
+  }
+  if (over == nullptr) {  // a store that said no without saying which: still a refusal
+    over = plan.enforced_limits.front();
+    wait_ns = kNanosPerSecond;
   }
   outcome.tightest = over;
   outcome.tightest_result = limit::LimitResult{false, wait_ns, 0, wait_ns};
   for (std::size_t i = 0; i < count; ++i) {
-    if (checked[i] == over) outcome.tightest_result = results[i];
+    if (plan.enforced_limits[i] == over) outcome.tightest_result = plan.results[i];
   }
   // The loader refuses a cost over the burst, so a wait is always finite; stay safe anyway.
   const uint64_t seconds =
@@ -256,6 +264,38 @@ bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLi
   reject(outcome, seconds,
          "rate limit '" + over->name + "' exceeded; retry in " + std::to_string(seconds) + " s");
   return false;
+}
+
+}  // namespace
+
+bool finish_limit_stage(const LimitPlan& plan, const LimitServices& services,
+                        const LimitRequest& request, LimitOutcome& outcome) {
+  finish_shadow(plan, services, request, outcome);
+  if (plan.lacking != nullptr) {
+    observe(services, *plan.lacking, LimitVerdict::rejected);
+    log_rejection(request, *plan.lacking, "", false);
+    reject(outcome, 0,
+           "this route's rate limit '" + plan.lacking->name + "' needs a value the request lacks");
+    return false;
+  }
+  if (plan.enforced.empty()) return true;
+  if (!plan.enforced_allowed) return finish_rejected(plan, services, request, outcome);
+  for (std::size_t i = 0; i < plan.enforced.size(); ++i) {
+    observe(services, *plan.enforced_limits[i], LimitVerdict::allowed);
+    note_tightest(outcome, *plan.enforced_limits[i], plan.results[i]);
+  }
+  note_outcome(outcome, "ok");
+  return true;
+}
+
+bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLimit> limits,
+                     const LimitServices& services, const LimitRequest& request, int64_t now_ns,
+                     LimitOutcome& outcome) {
+  // One plan per thread: sized by the largest group seen, no allocation per request after.
+  thread_local LimitPlan plan;
+  plan_limit_stage(group, limits, services, request, plan, outcome);
+  if (plan.needs_store()) decide_locally(*services.store, now_ns, plan);
+  return finish_limit_stage(plan, services, request, outcome);
 }
 
 void append_limit_fields(const LimitOutcome& outcome, config::LimitHeaders headers,

@@ -81,11 +81,43 @@ struct LimitServices {
   void* observer_context = nullptr;
 };
 
-// Runs the limits `group` (indexes into `limits`) for `request`; false when the request is
-// rejected (`outcome` then says why and for how long).
+// Runs the limits `group` (indexes into `limits`) for `request` against services.store;
+// false when the request is rejected (`outcome` then says why and for how long).
 bool run_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLimit> limits,
                      const LimitServices& services, const LimitRequest& request, int64_t now_ns,
                      LimitOutcome& outcome);
+
+// The same stage in two halves, for a store that answers asynchronously (Redis): plan the
+// checks, have the store decide them (check_all on `enforced`, each `shadow` alone; results in
+// `results`, enforced first), then finish. The plan owns the keys the checks point into, so it
+// must outlive the store's call; reuse one per connection (no allocation once warm).
+struct LimitPlan {
+  std::vector<std::string> keys;
+  std::vector<limit::LimitCheck> enforced;
+  std::vector<const CompiledLimit*> enforced_limits;
+  std::vector<limit::LimitCheck> shadow;
+  std::vector<const CompiledLimit*> shadow_limits;
+  std::vector<limit::LimitResult> results;  // enforced.size() + shadow.size()
+  const CompiledLimit* lacking = nullptr;   // an enforced limit whose key value is missing
+  bool enforced_allowed = false;            // the store's verdict on `enforced`
+
+  // True when the store has something to decide (with `lacking`, only the shadow limits).
+  bool needs_store() const { return !(enforced.empty() && shadow.empty()); }
+};
+
+// Builds the plan; a missing key value is settled here (skip, or a shadow would-be rejection
+// observed at once).
+void plan_limit_stage(std::span<const uint32_t> group, std::span<const CompiledLimit> limits,
+                      const LimitServices& services, const LimitRequest& request, LimitPlan& plan,
+                      LimitOutcome& outcome);
+
+// Decides the plan with a local store (the fallback when a shared one fails).
+void decide_locally(limit::Store& store, int64_t now_ns, LimitPlan& plan);
+
+// Applies the store's results (plan.results, plan.enforced_allowed): metrics, log lines, the
+// outcome. False when the request is rejected.
+bool finish_limit_stage(const LimitPlan& plan, const LimitServices& services,
+                        const LimitRequest& request, LimitOutcome& outcome);
 
 // The response fields for `outcome` as whole lines ("Name: value\r\n" each), for a limited
 // route's responses; nothing when no limit was checked or `headers` is off.

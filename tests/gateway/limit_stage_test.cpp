@@ -750,10 +750,11 @@ TEST_F(LimitStage, ShadowLimitsAreCheckedAlone) {
   const uint32_t trial2 = add({.name = "trial2", .key = {route_part()}, .mode = Mode::shadow});
   const uint32_t per_route = add({.name = "per_route", .key = {route_part()}});
   EXPECT_FALSE(run({trial, per_ip, trial2, per_route}).rejected);
-  EXPECT_EQ(store_.calls, (Calls{{{trial, "i11:203.0.113.7", 1, limits_[trial].params}},
-                                 {{trial2, "r6:orders", 1, limits_[trial2].params}},
-                                 {{per_ip, "i11:203.0.113.7", 1, limits_[per_ip].params},
-                                  {per_route, "r6:orders", 1, limits_[per_route].params}}}));
+  // The enforced ones together (all or nothing), then each shadow one alone.
+  EXPECT_EQ(store_.calls, (Calls{{{per_ip, "i11:203.0.113.7", 1, limits_[per_ip].params},
+                                  {per_route, "r6:orders", 1, limits_[per_route].params}},
+                                 {{trial, "i11:203.0.113.7", 1, limits_[trial].params}},
+                                 {{trial2, "r6:orders", 1, limits_[trial2].params}}}));
   EXPECT_EQ(verdicts_,
             (Strings{"trial allowed", "trial2 allowed", "per_ip allowed", "per_route allowed"}));
 }
