@@ -40,6 +40,8 @@ std::string_view reason_name(AuthFailure reason) {
       return "invalid_key";
     case AuthFailure::crypto_error:
       return "crypto_error";
+    case AuthFailure::revoked:
+      return "revoked";
   }
   return "unknown";
 }

@@ -33,6 +33,7 @@ enum class AuthFailure : uint8_t {
   lifetime_too_long,  // exp - iat (or exp - now) exceeds max_lifetime
   invalid_key,        // a key, secret, PEM, JWK or JWKS is unusable (found at load)
   crypto_error,       // OpenSSL failed for a reason that is not the token's fault
+  revoked,            // valid, but revoked (POST /auth/revoke: its jti, or its sub since)
 };
 
 // Stable short names: "malformed", "bad_signature", ... (the enumerator's name).

@@ -11,7 +11,7 @@ using config::AuthMode;
 using config::TokenSource;
 
 constexpr std::size_t kAuthLayerReasons =
-    static_cast<std::size_t>(auth::AuthFailure::crypto_error) + 1;
+    static_cast<std::size_t>(auth::AuthFailure::revoked) + 1;
 
 std::size_t slot(AuthFailureKind kind) {
   return static_cast<std::size_t>(kind);
@@ -57,6 +57,8 @@ std::string_view client_description(auth::AuthFailure reason) {
       return "the token's audience is not accepted here";
     case F::lifetime_too_long:
       return "the token's lifetime is longer than allowed";
+    case F::revoked:
+      return "the token has been revoked";
     case F::invalid_key:
     case F::crypto_error:
       break;

@@ -157,7 +157,63 @@ std::string Metrics::render_prometheus() const {
   render_auth(out);
   render_limits(out);
   render_cache(out);
+  render_state(out);
   return out;
+}
+
+void Metrics::render_state(std::string& out) const {
+  static constexpr std::string_view kLayers[] = {"limits", "cache"};
+  static constexpr std::string_view kShared[] = {"hit", "miss", "stored", "waited"};
+  auto sum = [&](auto get) { return sum_shards(get); };
+  out +=
+      "# HELP bulwark_state_calls_total Calls to the shared state (Redis), by layer and whether "
+      "they got an answer.\n# TYPE bulwark_state_calls_total counter\n";
+  for (size_t l = 0; l < std::size(kLayers); ++l) {
+    for (size_t ok = 0; ok < 2; ++ok) {
+      uint64_t v = sum([&](const MetricsShard& s) { return load(s.state_calls_[l][ok]); });
+      fmt::format_to(std::back_inserter(out),
+                     "bulwark_state_calls_total{{layer=\"{}\",outcome=\"{}\"}} {}\n", kLayers[l],
+                     ok == 0 ? "ok" : "failed", v);
+    }
+  }
+  out +=
+      "# HELP bulwark_state_fallbacks_total Requests served without the shared state, by layer "
+      "and failure policy (fail_open: local state; fail_closed: 503).\n"
+      "# TYPE bulwark_state_fallbacks_total counter\n";
+  for (size_t l = 0; l < std::size(kLayers); ++l) {
+    for (size_t closed = 0; closed < 2; ++closed) {
+      uint64_t v = sum([&](const MetricsShard& s) { return load(s.state_fallbacks_[l][closed]); });
+      fmt::format_to(std::back_inserter(out),
+                     "bulwark_state_fallbacks_total{{layer=\"{}\",policy=\"{}\"}} {}\n", kLayers[l],
+                     closed == 0 ? "fail_open" : "fail_closed", v);
+    }
+  }
+  out +=
+      "# HELP bulwark_cache_shared_total What a miss in this instance's memory found in the "
+      "shared cache (waited: another instance's request was fetching it).\n"
+      "# TYPE bulwark_cache_shared_total counter\n";
+  for (size_t r = 0; r < std::size(kShared); ++r) {
+    uint64_t v = sum([&](const MetricsShard& s) { return load(s.cache_shared_[r]); });
+    fmt::format_to(std::back_inserter(out), "bulwark_cache_shared_total{{result=\"{}\"}} {}\n",
+                   kShared[r], v);
+  }
+  // names_mutex_ is held by render_prometheus (it also guards state_gauges_).
+  if (!state_gauges_) return;
+  const StateGauges gauges = state_gauges_();
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP bulwark_revocations Token revocations held by this instance.\n"
+                 "# TYPE bulwark_revocations gauge\nbulwark_revocations {}\n",
+                 gauges.revocations);
+  if (!gauges.redis_configured) return;
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP bulwark_state_redis_up 1 while the shared Redis answers, 0 while it "
+                 "does not (the failure policy applies).\n"
+                 "# TYPE bulwark_state_redis_up gauge\nbulwark_state_redis_up {}\n"
+                 "# HELP bulwark_revocation_sync_age_seconds Since this instance last read the "
+                 "shared revocation list.\n"
+                 "# TYPE bulwark_revocation_sync_age_seconds gauge\n"
+                 "bulwark_revocation_sync_age_seconds {:.3f}\n",
+                 gauges.redis_up ? 1 : 0, gauges.revocation_sync_age_s);
 }
 
 void Metrics::render_cache(std::string& out) const {

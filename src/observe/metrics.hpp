@@ -66,6 +66,17 @@ class MetricsShard {
   void cache_invalidated(uint64_t entries) { add(cache_invalidated_, entries); }
   void cache_refresh(bool ok) { add(ok ? cache_refreshes_ : cache_refresh_failures_, 1); }
 
+  // The shared state (Redis): each call by the layer that made it, whether it got an answer,
+  // and each request served without it (by the failure policy).
+  enum class StateLayer : uint8_t { limits = 0, cache, count };
+  void state_call(StateLayer layer, bool ok) { add(state_calls_[size_t(layer)][ok ? 0 : 1], 1); }
+  void state_fallback(StateLayer layer, bool closed) {
+    add(state_fallbacks_[size_t(layer)][closed ? 1 : 0], 1);
+  }
+  // The shared cache (L2) behind this instance's memory: what a miss in memory found there.
+  enum class SharedCacheResult : uint8_t { hit = 0, miss, stored, waited, count };
+  void cache_shared(SharedCacheResult result) { add(cache_shared_[size_t(result)], 1); }
+
  private:
   friend class Metrics;
   template <class T, class D>
@@ -97,6 +108,9 @@ class MetricsShard {
   std::atomic<uint64_t> cache_invalidated_{0};
   std::atomic<uint64_t> cache_refreshes_{0};
   std::atomic<uint64_t> cache_refresh_failures_{0};
+  std::array<std::array<std::atomic<uint64_t>, 2>, size_t(StateLayer::count)> state_calls_{};
+  std::array<std::array<std::atomic<uint64_t>, 2>, size_t(StateLayer::count)> state_fallbacks_{};
+  std::array<std::atomic<uint64_t>, size_t(SharedCacheResult::count)> cache_shared_{};
 };
 
 // The cache store's own figures, read at scrape time.
@@ -105,6 +119,14 @@ struct CacheGauges {
   uint64_t bytes = 0;
   uint64_t evictions = 0;
   uint64_t budget_bytes = 0;
+};
+
+// The shared state's figures, read at scrape time.
+struct StateGauges {
+  bool redis_configured = false;
+  bool redis_up = false;
+  uint64_t revocations = 0;          // held by this instance
+  double revocation_sync_age_s = 0;  // since the last successful read of the shared list
 };
 
 class Metrics {
@@ -128,6 +150,10 @@ class Metrics {
     std::lock_guard lock(names_mutex_);
     cache_gauges_ = std::move(source);
   }
+  void set_state_gauges(std::function<StateGauges()> source) {
+    std::lock_guard lock(names_mutex_);
+    state_gauges_ = std::move(source);
+  }
 
  private:
   static uint32_t slot_in(std::vector<std::string>& names, std::string_view name, size_t max);
@@ -138,10 +164,12 @@ class Metrics {
   std::vector<std::string> limit_names_;     // index = slot
   std::string_view (*auth_reason_name_)(size_t) = nullptr;
   std::function<std::optional<CacheGauges>()> cache_gauges_;
+  std::function<StateGauges()> state_gauges_;
 
   void render_auth(std::string& out) const;
   void render_limits(std::string& out) const;
   void render_cache(std::string& out) const;
+  void render_state(std::string& out) const;
   // The sum over the workers' shards of `get(shard)`.
   template <class Get>
   uint64_t sum_shards(Get get) const {
