@@ -248,6 +248,76 @@ class Origin:
         return code
 
 
+class Redis:
+    """Debian's redis-server on a free loopback port, no persistence; stopped by PID. kill()
+    and start() again keep the port, to test a Redis that goes away and comes back."""
+
+    def __init__(self, name="redis", extra_args=()):
+        self._tmp = tempfile.TemporaryDirectory(prefix="bulwark-redis-")
+        self.workdir = self._tmp.name
+        self.name = name
+        self.extra_args = list(extra_args)
+        self.process = None
+        self.port = None
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start(self):
+        for _ in range(5):
+            port = self.port or free_port()
+            self.process = Process(["redis-server", "--port", str(port), "--bind", LOOPBACK,
+                                    "--save", "", "--appendonly", "no"] + self.extra_args,
+                                   self.workdir, self.name)
+            try:
+                wait_for_port(port, self.process)
+                self.port = port
+                return
+            except RuntimeError:
+                self.process.stop()
+                if self.port is not None and "in use" not in self.process.stdout():
+                    raise
+        raise RuntimeError("redis-server did not start:\n" + self.process.describe())
+
+    @property
+    def url(self):
+        return "redis://%s:%d/0" % (LOOPBACK, self.port)
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.process is not None and self.process.alive():
+            self.process.proc.kill()
+            self.process.proc.wait(timeout=STOP_TIMEOUT)
+        if self.process is not None:
+            self.process.stop()
+
+    def cli(self, *args):
+        """redis-cli against this server; returns its stdout (raw, without quotes)."""
+        out = subprocess.run(["redis-cli", "-h", LOOPBACK, "-p", str(self.port), "--raw"] +
+                             [str(a) for a in args], capture_output=True, timeout=10, check=True)
+        return out.stdout.decode()
+
+    def commands_called(self):
+        """Total command calls since start (INFO commandstats)."""
+        total = 0
+        for line in self.cli("INFO", "commandstats").splitlines():
+            m = re.match(r"cmdstat_[^:]+:calls=(\d+)", line)
+            if m:
+                total += int(m.group(1))
+        return total
+
+    def stop(self):
+        code = None
+        if self.process is not None:
+            code = self.process.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        return code
+
+
 # ---------------------------------------------------------------------------------------------
 # Config
 # ---------------------------------------------------------------------------------------------
