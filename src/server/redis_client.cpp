@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -313,6 +314,54 @@ asio::awaitable<RedisResult> RedisClient::command(std::span<const std::string_vi
 asio::awaitable<RedisResult> RedisClient::command(const std::vector<std::string>& args) {
   std::vector<std::string_view> views(args.begin(), args.end());
   return State::run(state_, redis::encode_command(views));
+}
+
+namespace {
+
+std::vector<std::string_view> evalsha_command(const redis::Script& script,
+                                              const std::string& key_count,
+                                              std::span<const std::string> keys,
+                                              std::span<const std::string> args) {
+  std::vector<std::string_view> out;
+  out.reserve(3 + keys.size() + args.size());
+  out.push_back("EVALSHA");
+  out.push_back(script.sha1);
+  out.push_back(key_count);
+  out.insert(out.end(), keys.begin(), keys.end());
+  out.insert(out.end(), args.begin(), args.end());
+  return out;
+}
+
+bool is_noscript(const RedisResult& result) {
+  return result.ok() && result.reply.is_error() && result.reply.text.starts_with("NOSCRIPT");
+}
+
+}  // namespace
+
+asio::awaitable<RedisResult> RedisClient::run_script(const redis::Script& script,
+                                                     std::span<const std::string> keys,
+                                                     std::span<const std::string> args) {
+  // The state, not `this`: the client may be destroyed while this coroutine waits. Each
+  // awaitable is a local first: g++ 12 mishandles temporaries with destructors (the encoded
+  // string, the shared_ptr argument) inside a co_await expression.
+  const std::shared_ptr<State> state = state_;
+  const std::string key_count = std::to_string(keys.size());
+  const std::string evalsha = redis::encode_command(evalsha_command(script, key_count, keys, args));
+  asio::awaitable<RedisResult> first = State::run(state, evalsha);
+  RedisResult result = co_await std::move(first);
+  if (!is_noscript(result)) co_return result;
+
+  const std::array<std::string_view, 3> load_args = {"SCRIPT", "LOAD", script.source};
+  asio::awaitable<RedisResult> load = State::run(state, redis::encode_command(load_args));
+  RedisResult loaded = co_await std::move(load);
+  if (!loaded.ok() || loaded.reply.is_error()) co_return loaded;
+  if (loaded.reply.text != script.sha1) {
+    co_return RedisResult{{},
+                          "redis SCRIPT LOAD answered " + redis::describe(loaded.reply) +
+                              ", not the script's SHA-1 " + script.sha1};
+  }
+  asio::awaitable<RedisResult> again = State::run(state, evalsha);
+  co_return co_await std::move(again);
 }
 
 bool RedisClient::connected() const {

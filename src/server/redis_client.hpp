@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "redis/reply.hpp"
+#include "redis/script.hpp"
 #include "redis/url.hpp"
 
 namespace bulwark::server {
@@ -85,6 +86,15 @@ class RedisClient {
   // expression ("array used as initializer"); build a vector or an array of string_views.
   boost::asio::awaitable<RedisResult> command(std::span<const std::string_view> args);
   boost::asio::awaitable<RedisResult> command(const std::vector<std::string>& args);
+
+  // EVALSHA of `script` with `keys` and `args`. A NOSCRIPT answer (the server restarted,
+  // failed over or ran SCRIPT FLUSH since the script was last loaded) is followed by SCRIPT
+  // LOAD and one more EVALSHA, so callers never see NOSCRIPT from a working server. Loading
+  // is two extra round trips, once per server lifetime; EVAL instead would send the source
+  // with every call. The spans must outlive the co_await.
+  boost::asio::awaitable<RedisResult> run_script(const redis::Script& script,
+                                                 std::span<const std::string> keys,
+                                                 std::span<const std::string> args);
 
   // True while a connection is up (handshake done).
   bool connected() const;
