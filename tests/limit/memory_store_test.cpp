@@ -8,10 +8,14 @@
 #include <barrier>
 #include <cstdint>
 #include <iostream>
+#include <map>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "limit/gcra_store_cases.hpp"
 
 namespace bulwark::limit {
 namespace {
@@ -47,137 +51,68 @@ std::string key_of(int i) {
          std::to_string(i & 255);
 }
 
-// ---- one limit --------------------------------------------------------------------------------
+// ---- GCRA behaviour: the table every store passes ------------------------------------------
 
-TEST(MemoryStore, OneKeyFollowsGcra) {
-  MemoryStore store;
-  store.set_limit_capacity(0, 1000);
-  const LimitCheck c = check(0, "192.0.2.1");
-  for (uint64_t i = 1; i <= 5; ++i) {
-    const LimitResult r = check_one(store, c, kT0);
-    ASSERT_TRUE(r.allowed);
-    EXPECT_EQ(r.remaining, 5 - i);
-    EXPECT_EQ(r.reset_ns, static_cast<int64_t>(i) * 100 * kMs);
-    EXPECT_EQ(r.retry_after_ns, 0);
+// A small base and one near unix-epoch now: the Redis store runs the table at the same two.
+constexpr int64_t kTimeBases[] = {1'000'000, 1'800'000'000'123'456'789};
+
+std::vector<LimitCheck> to_checks(const std::vector<cases::CaseCheck>& in,
+                                  std::map<std::string_view, uint32_t>& ids, MemoryStore& store) {
+  std::vector<LimitCheck> out;
+  for (const cases::CaseCheck& c : in) {
+    const auto [it, added] = ids.emplace(c.name, static_cast<uint32_t>(ids.size()));
+    if (added) store.set_limit_capacity(it->second, 1000);
+    out.push_back(LimitCheck{
+        .limit_id = it->second, .key = c.key, .params = c.params, .cost = c.cost, .name = c.name});
   }
-  const LimitResult refused = check_one(store, c, kT0 + 30 * kMs);
-  EXPECT_FALSE(refused.allowed);
-  EXPECT_EQ(refused.retry_after_ns, 70 * kMs);
-  EXPECT_EQ(refused.remaining, 0u);
-  EXPECT_EQ(refused.reset_ns, 470 * kMs);
-  EXPECT_TRUE(check_one(store, c, kT0 + 100 * kMs).allowed) << "retry_after honoured";
-  EXPECT_EQ(store.size(0), 1u);
+  return out;
 }
 
-TEST(MemoryStore, KeysAndLimitsAreIndependent) {
+void replay(const cases::GcraCase& gcra_case, int64_t base) {
   MemoryStore store;
-  store.set_limit_capacity(0, 1000);
-  store.set_limit_capacity(1, 1000);
-  EXPECT_EQ(passes(store, check(0, "a"), kT0, 10), 5);
-  EXPECT_EQ(passes(store, check(0, "b"), kT0, 10), 5);
-  EXPECT_EQ(passes(store, check(1, "a"), kT0, 10), 5) << "the same key under another limit";
-  EXPECT_EQ(store.size(0), 2u);
-  EXPECT_EQ(store.size(1), 1u);
+  std::map<std::string_view, uint32_t> ids;
+  for (std::size_t i = 0; i < gcra_case.steps.size(); ++i) {
+    const cases::Step& step = gcra_case.steps[i];
+    const std::vector<LimitCheck> enforced = to_checks(step.enforced, ids, store);
+    const std::vector<LimitCheck> independent = to_checks(step.independent, ids, store);
+    std::vector<LimitResult> results(enforced.size() + independent.size());
+    ASSERT_EQ(results.size(), step.results.size()) << "step " << i << " of the table";
+    const int64_t now = base + step.at_ns;
+    const bool allowed = store.check_all(enforced, now, std::span(results).first(enforced.size()));
+    for (std::size_t j = 0; j < independent.size(); ++j) {
+      store.check_all({&independent[j], 1}, now, {&results[enforced.size() + j], 1});
+    }
+    EXPECT_EQ(cases::mismatch(step, allowed, results), "") << "step " << i;
+  }
 }
 
-TEST(MemoryStore, CostAboveTheBurstIsNeverAllowedAndConsumesNothing) {
-  MemoryStore store;
-  store.set_limit_capacity(0, 10);
-  const LimitResult r = check_one(store, check(0, "k", kTenPerSecondBurst5, 6), kT0);
-  EXPECT_FALSE(r.allowed);
-  EXPECT_TRUE(r.never());
-  EXPECT_EQ(r.remaining, 5u);
-  EXPECT_EQ(store.size(0), 0u);
+TEST(MemoryStore, GcraStoreCases) {
+  const std::vector<cases::GcraCase> all = cases::gcra_store_cases();
+  ASSERT_GE(all.size(), 20u);
+  for (const int64_t base : kTimeBases) {
+    for (const cases::GcraCase& gcra_case : all) {
+      SCOPED_TRACE(gcra_case.title + " (time base " + std::to_string(base) + ")");
+      replay(gcra_case, base);
+    }
+  }
 }
 
-// ---- several limits: all or nothing ---------------------------------------------------------
-
-TEST(MemoryStore, RejectedRequestConsumesNothingFromAnyLimit) {
+// What the table cannot see: which keys the store holds.
+TEST(MemoryStore, RefusedRequestsStoreNoKey) {
   MemoryStore store;
   store.set_limit_capacity(0, 100);
   store.set_limit_capacity(1, 100);
-  const GcraParams roomy = gcra_params(10, kSecond, 10);  // limit 0: burst 10
-  const GcraParams tight = gcra_params(10, kSecond, 2);   // limit 1: burst 2
-  const std::array checks{check(0, "client", roomy), check(1, "client", tight)};
-  std::array<LimitResult, 2> results;
-
-  ASSERT_TRUE(store.check_all(checks, kT0, results));
-  ASSERT_TRUE(store.check_all(checks, kT0, results));
-  EXPECT_EQ(results[0].remaining, 8u);
-  EXPECT_EQ(results[1].remaining, 0u);
-
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_FALSE(store.check_all(checks, kT0, results));
-    // Limit 0 would have allowed it and says so, with its state untouched.
-    EXPECT_TRUE(results[0].allowed);
-    EXPECT_EQ(results[0].remaining, 8u);
-    EXPECT_EQ(results[0].reset_ns, 200 * kMs);
-    EXPECT_EQ(results[0].retry_after_ns, 0);
-    EXPECT_FALSE(results[1].allowed);
-    EXPECT_EQ(results[1].retry_after_ns, 100 * kMs);
-  }
-  // Limit 0 still has all 8 of its remaining allowance.
-  EXPECT_EQ(passes(store, checks[0], kT0, 20), 8);
-}
-
-TEST(MemoryStore, NewKeysAreNotStoredWhenTheRequestIsRejected) {
-  MemoryStore store;
-  store.set_limit_capacity(0, 100);
-  store.set_limit_capacity(1, 100);
+  EXPECT_TRUE(check_one(store, check(0, "k", kTenPerSecondBurst5, 6), kT0).never());
+  EXPECT_EQ(store.size(0), 0u) << "a cost above the burst stored its key";
   const LimitCheck blocked = check(1, "user", kTenPerSecondBurst5, 1);
   ASSERT_EQ(passes(store, blocked, kT0, 5), 5);
   const std::array checks{check(0, "fresh-ip"), blocked};
   std::array<LimitResult, 2> results;
   EXPECT_FALSE(store.check_all(checks, kT0, results));
-  EXPECT_EQ(store.size(0), 0u);
-}
-
-TEST(MemoryStore, WholeRequestPassesAfterTheLongestRetryAfter) {
-  MemoryStore store;
-  store.set_limit_capacity(0, 100);
-  store.set_limit_capacity(1, 100);
-  const GcraParams fast = gcra_params(10, kSecond, 1);  // T = 100 ms
-  const GcraParams slow = gcra_params(1, kSecond, 1);   // T = 1 s
-  const std::array checks{check(0, "k", fast), check(1, "k", slow)};
-  std::array<LimitResult, 2> results;
-  ASSERT_TRUE(store.check_all(checks, kT0, results));
-  ASSERT_FALSE(store.check_all(checks, kT0, results));
-  EXPECT_EQ(results[0].retry_after_ns, 100 * kMs);
-  EXPECT_EQ(results[1].retry_after_ns, kSecond);
-  const int64_t wait = std::max(results[0].retry_after_ns, results[1].retry_after_ns);
-  EXPECT_FALSE(store.check_all(checks, kT0 + wait - 1, results));
-  EXPECT_TRUE(store.check_all(checks, kT0 + wait, results));
-}
-
-TEST(MemoryStore, SameLimitAndKeyTwiceCountsTwice) {
-  MemoryStore store;
-  store.set_limit_capacity(0, 100);
-  const std::array checks{check(0, "k", kTenPerSecondBurst5, 2),
-                          check(0, "k", kTenPerSecondBurst5, 2)};
-  std::array<LimitResult, 2> results;
-  ASSERT_TRUE(store.check_all(checks, kT0, results));
-  EXPECT_EQ(results[0].remaining, 3u);
-  EXPECT_EQ(results[1].remaining, 1u);
-  EXPECT_FALSE(store.check_all(checks, kT0, results)) << "4 more do not fit in 1";
-  EXPECT_EQ(passes(store, check(0, "k"), kT0, 5), 1);
-}
-
-TEST(MemoryStore, ManyChecksInOneRequest) {
-  // More checks than fit the inline buffers: the same all-or-nothing rule.
-  MemoryStore store;
-  std::vector<LimitCheck> checks;
-  for (uint32_t id = 0; id < 12; ++id) {
-    store.set_limit_capacity(id, 100);
-    checks.push_back(check(id, "k", gcra_params(10, kSecond, id == 11 ? 1 : 5)));
-  }
-  std::vector<LimitResult> results(checks.size());
-  ASSERT_TRUE(store.check_all(checks, kT0, results));
-  EXPECT_FALSE(store.check_all(checks, kT0, results));
-  for (uint32_t id = 0; id < 11; ++id) {
-    EXPECT_TRUE(results[id].allowed);
-    EXPECT_EQ(results[id].remaining, 4u);
-  }
-  EXPECT_FALSE(results[11].allowed);
+  EXPECT_EQ(store.size(0), 0u) << "a rejected request stored its new key";
+  EXPECT_EQ(passes(store, check(0, "a"), kT0, 10), 5);
+  EXPECT_EQ(passes(store, check(0, "b"), kT0, 10), 5);
+  EXPECT_EQ(store.size(0), 2u);
 }
 
 TEST(MemoryStore, EmptyRequestIsAllowed) {
