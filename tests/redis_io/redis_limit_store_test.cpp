@@ -138,9 +138,9 @@ TEST_F(RedisLimitStoreTest, OnRedisTimeABurstPassesThenIsRefused) {
   }
   const Outcome refused = call(store, std::nullopt, checks);
   ASSERT_EQ(refused.allowed, std::optional<bool>(false)) << refused.error;
-  // T = 12 s; the five took a few milliseconds of Redis time at most.
+  // T = 12 s; the five took well under 2 s of Redis time (each run() turns the loop ~50 ms).
   EXPECT_LE(refused.results[0].retry_after_ns, 12 * kSecond);
-  EXPECT_GT(refused.results[0].retry_after_ns, 11 * kSecond);
+  EXPECT_GT(refused.results[0].retry_after_ns, 10 * kSecond);
 }
 
 TEST_F(RedisLimitStoreTest, KeyTtlEndsWhenTheKeyIsIdle) {
