@@ -425,6 +425,12 @@ class ClientConnection final : public Deadline {
   bool authenticate(const gateway::RouteAuthPolicy& policy);
   // Runs one group of the route's rate limits; false (with the refusal set) when one refuses.
   bool check_limits(const gateway::RouteLimits& limits, std::span<const uint32_t> group);
+  // The same against the shared state (Redis), with the failure policy when it fails.
+  asio::awaitable<bool> check_shared_limits(const gateway::RouteLimits& limits,
+                                            std::span<const uint32_t> group);
+  gateway::LimitRequest limit_request();
+  gateway::LimitServices limit_services();
+  bool limits_decided(const gateway::RouteLimits& limits, bool allowed);
   // Who the client is (trusted proxies applied), worked out once per request when needed.
   const gateway::ClientAddress& client() {
     if (!client_resolved_) {
@@ -496,6 +502,8 @@ class ClientConnection final : public Deadline {
   ErrorReply refusal_;
   gateway::AuthDecision auth_decision_;
   gateway::LimitOutcome limit_outcome_;
+  gateway::LimitPlan limit_plan_;  // for the shared store, which answers after a co_await
+  std::shared_ptr<WorkerState> state_;  // the worker's, held for the request being served
   std::string limit_lines_;  // rate-limit fields for this response ("Name: value\r\n" lines)
   std::string cache_lines_;  // Age / Cache-Status for this response
   std::string gateway_lines_;
@@ -658,9 +666,19 @@ asio::awaitable<bool> ClientConnection::handle_request(size_t head_bytes) {
     }
   }
   // DESIGN.md order: client limits, authenticate + authorize, identity limits.
-  bool admitted = (!route.limits || check_limits(*route.limits, route.limits->before_auth)) &&
-                  (!route.auth || authenticate(*route.auth)) &&
-                  (!route.limits || check_limits(*route.limits, route.limits->after_auth));
+  state_ = worker_.state();
+  bool admitted = true;
+  if (route.limits && state_) {
+    admitted = co_await check_shared_limits(*route.limits, route.limits->before_auth);
+  } else if (route.limits) {
+    admitted = check_limits(*route.limits, route.limits->before_auth);
+  }
+  if (admitted && route.auth) admitted = authenticate(*route.auth);
+  if (admitted && route.limits && state_) {
+    admitted = co_await check_shared_limits(*route.limits, route.limits->after_auth);
+  } else if (admitted && route.limits) {
+    admitted = check_limits(*route.limits, route.limits->after_auth);
+  }
   if (!admitted) {
     if (route.cache) cache_lines_ = "Cache-Status: bulwark; detail=refused\r\n";
     co_await reply_error(refusal_, client_keep_alive && !draining_);
@@ -1097,17 +1115,18 @@ bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
   return false;
 }
 
-bool ClientConnection::check_limits(const gateway::RouteLimits& limits,
-                                    std::span<const uint32_t> group) {
-  if (group.empty()) return true;
+gateway::LimitRequest ClientConnection::limit_request() {
   const auto& identity = auth_decision_.identity;
-  const gateway::LimitRequest request{.fields = fields_,
-                                      .method = exchange_.method,
-                                      .route = exchange_.route,
-                                      .request_id = exchange_.request_id,
-                                      .client = client(),
-                                      .claims = identity ? &identity->claims : nullptr};
-  const gateway::LimitServices services{
+  return gateway::LimitRequest{.fields = fields_,
+                               .method = exchange_.method,
+                               .route = exchange_.route,
+                               .request_id = exchange_.request_id,
+                               .client = client(),
+                               .claims = identity ? &identity->claims : nullptr};
+}
+
+gateway::LimitServices ClientConnection::limit_services() {
+  return gateway::LimitServices{
       .store = runtime_->limit_store.get(),
       .observe =
           [](void* context, const gateway::CompiledLimit& limit, gateway::LimitVerdict verdict) {
@@ -1115,8 +1134,55 @@ bool ClientConnection::check_limits(const gateway::RouteLimits& limits,
                 limit.id, static_cast<observe::MetricsShard::LimitVerdict>(verdict));
           },
       .observer_context = &worker_.metrics()};
-  bool allowed = gateway::run_limit_stage(group, runtime_->limits, services, request,
-                                          gateway::limit_clock_ns(), limit_outcome_);
+}
+
+bool ClientConnection::check_limits(const gateway::RouteLimits& limits,
+                                    std::span<const uint32_t> group) {
+  if (group.empty()) return true;
+  bool allowed = gateway::run_limit_stage(group, runtime_->limits, limit_services(),
+                                          limit_request(), gateway::limit_clock_ns(),
+                                          limit_outcome_);
+  return limits_decided(limits, allowed);
+}
+
+asio::awaitable<bool> ClientConnection::check_shared_limits(const gateway::RouteLimits& limits,
+                                                            std::span<const uint32_t> group) {
+  if (group.empty()) co_return true;
+  const auto request = limit_request();
+  const auto services = limit_services();
+  auto& plan = limit_plan_;
+  gateway::plan_limit_stage(group, runtime_->limits, services, request, plan, limit_outcome_);
+  if (plan.needs_store()) {
+    using Layer = observe::MetricsShard::StateLayer;
+    std::string error;
+    const std::span<const limit::LimitCheck> enforced(plan.enforced);
+    const std::span<const limit::LimitCheck> shadow(plan.shadow);
+    const std::span<limit::LimitResult> results(plan.results);
+    const std::optional<bool> verdict =
+        co_await state_->limits().check(enforced, shadow, results, error);
+    auto& metrics = worker_.metrics();
+    metrics.state_call(Layer::limits, verdict.has_value());
+    if (verdict) {
+      state_->health().succeeded();
+      plan.enforced_allowed = *verdict;
+    } else {
+      state_->health().failed("rate limits", error);
+      metrics.state_fallback(Layer::limits, state_->fail_closed());
+      if (state_->fail_closed()) {
+        refusal_ = ErrorReply{503, "shared state unavailable: this route's rate limits cannot be "
+                                   "checked (state.on_failure: fail_closed)",
+                              {}, "service_unavailable", "\r\nRetry-After: 1"};
+        co_return false;
+      }
+      // fail_open: this instance's own counters decide, as they would without `state:`.
+      gateway::decide_locally(*runtime_->limit_store, gateway::limit_clock_ns(), plan);
+    }
+  }
+  const bool allowed = gateway::finish_limit_stage(plan, services, request, limit_outcome_);
+  co_return limits_decided(limits, allowed);
+}
+
+bool ClientConnection::limits_decided(const gateway::RouteLimits& limits, bool allowed) {
   exchange_.limit = limit_outcome_.log_outcome;
   limit_lines_.clear();
   gateway::append_limit_fields(limit_outcome_, limits.headers, limit_lines_);

@@ -114,6 +114,18 @@ void Worker::apply(WorkerConfig config) {
       raw, [keep = std::move(shared_runtime)](const gateway::Runtime*) {});
   pools_ = std::move(config.pools);
   access_log_.set_sink(std::move(config.access_log));
+  apply_state(*raw);
+}
+
+// A reload that keeps the state settings keeps the connection to Redis.
+void Worker::apply_state(const gateway::Runtime& runtime) {
+  const auto& settings = runtime.config.state;
+  if (!settings) {
+    state_.reset();
+    return;
+  }
+  if (state_ && state_->serves(*settings)) return;
+  state_ = std::make_shared<WorkerState>(io_->get_executor(), *settings, shared_.state_health);
 }
 
 void Worker::run_on_worker(std::function<void()> task) {

@@ -20,6 +20,7 @@
 #include "observe/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "server/deadline.hpp"
+#include "server/shared_state.hpp"
 
 namespace bulwark::server {
 
@@ -29,6 +30,7 @@ struct SharedState {
   observe::Metrics metrics;
   std::atomic<uint32_t> open_connections{0};
   std::atomic<bool> draining{false};
+  StateHealth state_health;
 };
 
 // What a worker needs to serve one config generation.
@@ -65,6 +67,8 @@ class Worker {
     return pools_[upstream];
   }
   observe::MetricsShard& metrics() { return *metrics_; }
+  // This worker's handles on the shared state; null when the config has no `state:`.
+  const std::shared_ptr<WorkerState>& state() const { return state_; }
   observe::AccessLogBuffer& access_log() { return access_log_; }
   DeadlineList& deadlines() { return deadlines_; }
   SharedState& shared() { return shared_; }
@@ -80,6 +84,7 @@ class Worker {
 
  private:
   void apply(WorkerConfig config);
+  void apply_state(const gateway::Runtime& runtime);
   void take_requests();
   void drain_now();
   void sweep();
@@ -97,6 +102,7 @@ class Worker {
   std::optional<boost::asio::steady_timer> sweep_timer_;
   std::shared_ptr<const gateway::Runtime> runtime_;
   std::vector<std::shared_ptr<proxy::UpstreamPool>> pools_;
+  std::shared_ptr<WorkerState> state_;
   observe::MetricsShard* metrics_;
   observe::AccessLogBuffer access_log_;
   DeadlineList deadlines_;
