@@ -374,6 +374,10 @@ const redis::RedisUrl& RedisClient::url() const {
   return state_->url;
 }
 
+asio::any_io_executor RedisClient::executor() const {
+  return state_->executor;
+}
+
 const RedisClientStats& RedisClient::stats() const {
   return state_->stats;
 }

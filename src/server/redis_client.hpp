@@ -101,6 +101,8 @@ class RedisClient {
   // Commands waiting for a reply or for the connection.
   size_t pending() const;
   const redis::RedisUrl& url() const;
+  // The executor the client runs on: background users (revocation sync) spawn there.
+  boost::asio::any_io_executor executor() const;
   const RedisClientStats& stats() const;
 
  private:
