@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 #include <vector>
 
 namespace bulwark::server {
@@ -21,12 +22,18 @@ constexpr std::size_t kMaxValueBytes = 1024;      // as the admin request allows
 constexpr int64_t kMaxSeconds = 253402300799;     // 9999-12-31T23:59:59Z, as NumericDate
 constexpr std::size_t kCleanFieldsPerCall = 500;  // bounds one script's run inside Redis
 
-// {version} when the version is ARGV[1], else {version, HGETALL}: one round trip, and the
-// content read in the same atomic step as its version.
+// {version, epoch} when the version is ARGV[1], else {version, epoch, HGETALL}: one round
+// trip, and the content read in the same atomic step as its version. The epoch names this
+// incarnation of the store: a store that lost its keys gets a new one (ARGV[2]).
 constexpr std::string_view kPollScript = R"(
+local e = redis.call('GET', KEYS[3])
+if not e then
+  e = ARGV[2]
+  redis.call('SET', KEYS[3], e)
+end
 local v = redis.call('GET', KEYS[2]) or '0'
-if v == ARGV[1] then return {v} end
-return {v, redis.call('HGETALL', KEYS[1])})";
+if v == ARGV[1] then return {v, e} end
+return {v, e, redis.call('HGETALL', KEYS[1])})";
 
 // HSET keeping the later times of the stored and the new entry, and INCR, atomically.
 constexpr std::string_view kPublishScript = R"(
@@ -83,6 +90,12 @@ int64_t unix_ms() {
       .count();
 }
 
+std::string random_hex() {
+  std::random_device device;
+  const uint64_t bits = (uint64_t{device()} << 32) ^ device();
+  return fmt::format("{:016x}", bits);
+}
+
 std::string limited(std::string text) {
   if (text.size() > 200) text.resize(200);
   return text;
@@ -135,6 +148,8 @@ struct RevocationSync::State {
       : client(&c),
         entries_key(prefix + ":{revocations}:entries"),
         version_key(prefix + ":{revocations}:version"),
+        epoch_key(prefix + ":{revocations}:epoch"),
+        epoch_candidate(random_hex()),
         list(std::move(l)),
         poll_interval(interval),
         timer(c.executor()) {}
@@ -142,6 +157,10 @@ struct RevocationSync::State {
   RedisClient* client;
   const std::string entries_key;
   const std::string version_key;
+  const std::string epoch_key;
+  const std::string epoch_candidate;  // + a count: a fresh epoch each time this one makes one
+  uint64_t polls_sent = 0;
+  std::string epoch;  // of the store when last loaded; empty before the first load
   const std::shared_ptr<auth::RevocationList> list;
   const std::chrono::milliseconds poll_interval;
   asio::steady_timer timer;
@@ -172,9 +191,12 @@ struct RevocationSync::State {
     return args;
   }
 
-  std::vector<std::string> poll_args() const {
+  std::vector<std::string> poll_args() {
     auto args = script_args(kPollScript);
+    args[2] = "3";
+    args.push_back(epoch_key);
     args.push_back(needs_full_load() ? std::string() : version);
+    args.push_back(epoch_candidate + '-' + std::to_string(++polls_sent));
     return args;
   }
 
@@ -183,11 +205,12 @@ struct RevocationSync::State {
     if (!result.ok()) return result.error;
     const auto& reply = result.reply;
     if (reply.is_error()) return "redis answered " + reply.text;
+    const auto& items = reply.elements;
     const bool shaped =
-        reply.type == redis::ReplyType::array && !reply.elements.empty() &&
-        reply.elements.size() <= 2 && reply.elements[0].type == redis::ReplyType::string &&
-        (reply.elements.size() == 1 || (reply.elements[1].type == redis::ReplyType::array &&
-                                        reply.elements[1].elements.size() % 2 == 0));
+        reply.type == redis::ReplyType::array && (items.size() == 2 || items.size() == 3) &&
+        items[0].type == redis::ReplyType::string && items[1].type == redis::ReplyType::string &&
+        (items.size() == 2 ||
+         (items[2].type == redis::ReplyType::array && items[2].elements.size() % 2 == 0));
     if (!shaped) return "unexpected reply " + limited(redis::describe(reply));
     return {};
   }
@@ -260,6 +283,31 @@ asio::awaitable<void> clean(std::shared_ptr<State> s, std::vector<std::string> f
   }
 }
 
+std::vector<std::string> publish_args(const State& s, const Revocation& r) {
+  auto args = s.script_args(kPublishScript);
+  args.push_back(revocation_field(r));
+  args.push_back(std::to_string(r.revoked_at_s));
+  args.push_back(std::to_string(r.expires_at_s));
+  return args;
+}
+
+// Writes the list's live entries back into a store that lost them: what was revoked stays
+// revoked. False when Redis failed; the next poll sees the old version again and retries.
+asio::awaitable<bool> reseed(std::shared_ptr<State> s) {
+  const int64_t now_s = unix_seconds();
+  const auto entries = s->list->entries();
+  spdlog::warn(
+      "revocations: the store lost its content ({} changed): writing {} revocation(s) back",
+      s->epoch_key, entries.size());
+  for (const auto& r : entries) {
+    if (r.expires_at_s < now_s) continue;
+    auto args = publish_args(*s, r);
+    RedisResult result = co_await s->client->command(args);
+    if (s->stopped || !result.ok() || result.reply.is_error()) co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<void> poll_once(std::shared_ptr<State> s) {
   auto args = s->poll_args();
   RedisResult result = co_await s->client->command(args);
@@ -269,8 +317,18 @@ asio::awaitable<void> poll_once(std::shared_ptr<State> s) {
     co_return;
   }
   const auto& items = result.reply.elements;
-  if (items.size() == 2) {
-    auto expired = s->load(items[1]);
+  if (!s->epoch.empty() && items[1].text != s->epoch) {
+    // The list is kept until the store holds it again; the next poll loads the store.
+    const bool reseeded = co_await reseed(s);
+    if (reseeded) {
+      s->epoch = items[1].text;
+      s->version.clear();
+    }
+    co_return;
+  }
+  if (items.size() == 3) {
+    auto expired = s->load(items[2]);
+    s->epoch = items[1].text;
     s->version = items[0].text;
     s->last_full_load = std::chrono::steady_clock::now();
     s->connects_seen = s->client->stats().connects;
@@ -329,10 +387,7 @@ asio::awaitable<std::string> RevocationSync::publish(const Revocation& r) {
   auto s = state_;
   const Revocation revocation = r;  // the caller's may not outlive the suspension
   if (auto problem = publish_problem(revocation, *s->list); !problem.empty()) co_return problem;
-  auto args = s->script_args(kPublishScript);
-  args.push_back(revocation_field(revocation));
-  args.push_back(std::to_string(revocation.revoked_at_s));
-  args.push_back(std::to_string(revocation.expires_at_s));
+  auto args = publish_args(*s, revocation);
   RedisResult result = co_await s->client->command(args);
   std::string problem;
   if (!result.ok()) {

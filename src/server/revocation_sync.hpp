@@ -8,6 +8,8 @@
 //                                   makes a '|' in either value unambiguous), value
 //                                   "<revoked_at>|<expires_at>" in unix seconds
 //   <prefix>:{revocations}:version  counter, INCRed by every publish
+//   <prefix>:{revocations}:epoch    random name of this incarnation of the store, set by the
+//                                   first poll that finds it missing
 // A publish is one Lua script: HSET (keeping the later of the stored and new times, so a
 // subject revoked again keeps its latest revoked_at) and INCR, atomically.
 //
@@ -19,8 +21,13 @@
 // deletes their fields (a script that deletes a field only if it is still expired, so a
 // concurrent re-publish survives). A field or value that does not parse is skipped, counted
 // and logged once; it is left in Redis (a newer version may have written it).
-// A failed poll keeps the list as it is (what is revoked stays revoked) and is retried at the
-// next tick; the failure is logged once until a poll succeeds again.
+// A changed epoch means the store lost its content (Redis restarted without persistence, a
+// failover to a lagging replica; the version alone cannot tell, publishes since may have
+// counted it back up): the instance writes its live entries back before loading again, so
+// revocations survive as long as one instance remembers them. (So deleting the keys does not clear
+// revocations while instances run; nothing should.) A failed poll keeps the list as it is (what is
+// revoked stays revoked) and is retried at the next tick; the failure is logged once until a poll
+// succeeds again.
 //
 // Staleness bound: a revocation published on one instance is honoured by every instance
 // within poll_interval + the client's command_timeout (with the defaults, 250 ms + 250 ms:

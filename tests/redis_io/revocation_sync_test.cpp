@@ -227,10 +227,37 @@ TEST_F(RevocationSyncTest, RedisDownKeepsListsAndRecoversByItself) {
   EXPECT_FALSE(a->revoked(R"({"jti":"during"})"));
   const int64_t stale = b->sync.last_sync_ms();
 
-  ASSERT_TRUE(server_.start());
-  ASSERT_TRUE(wait_until([&] { return b->sync.last_sync_ms() > stale; }, 10s));
+  ASSERT_TRUE(server_.start());  // empty: no persistence
+  // Publishing first counts the new store's version up to the one the instances knew.
+  ASSERT_TRUE(wait_until([&] { return a->client.connected(); }, 10s));
   ASSERT_EQ(publish(*a, jti("after")), "");
+  ASSERT_TRUE(wait_until([&] { return b->sync.last_sync_ms() > stale; }, 10s));
   ASSERT_TRUE(wait_until([&] { return b->revoked(R"({"jti":"after"})"); }, 10s));
+  // The restarted store got back what the instances remembered.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return raw({"HEXISTS", std::string(kEntries), "j|0||before"}) ==
+               redis::Reply::of_integer(1);
+      },
+      10s));
+  EXPECT_TRUE(a->revoked(R"({"jti":"before"})"));
+  EXPECT_TRUE(b->revoked(R"({"jti":"before"})"));
+}
+
+TEST_F(RevocationSyncTest, EmptiedStoreRefilledFromTheInstances) {
+  auto a = instance();
+  auto b = instance();
+  ASSERT_EQ(publish(*a, jti("one")), "");
+  ASSERT_EQ(publish(*a, jti("two")), "");
+  ASSERT_TRUE(wait_until([&] { return b->revoked(R"({"jti":"two"})"); }));
+  raw({"FLUSHALL"});
+  ASSERT_TRUE(wait_until([&] {
+    return raw({"HLEN", std::string(kEntries)}) == redis::Reply::of_integer(2);
+  }));
+  io_.run_for(200ms);
+  EXPECT_TRUE(a->revoked(R"({"jti":"one"})"));
+  EXPECT_TRUE(b->revoked(R"({"jti":"one"})"));
+  EXPECT_TRUE(b->revoked(R"({"jti":"two"})"));
 }
 
 TEST_F(RevocationSyncTest, PublishRefusesMalformedRevocations) {
