@@ -9,9 +9,11 @@
 # (bearer JWT + proxy: bulwark vs HAProxy jwt_verify), and opt-in: limit (per-IP rate limit:
 # bulwark vs HAProxy stick-table vs nginx limit_req), cache (cache hits of a public
 # max-age=60 GET: bulwark vs nginx proxy_cache, HAProxy cache, Varnish), cache-jwt (JWT +
-# per-IP limit + cache hit: bulwark vs HAProxy). The cache scenarios check that each target
-# really serves hits: every run uses a path of its own, fetched once just before, and stops
-# the script if more than 1 % of the run's requests reached the origin (its GET /stats).
+# per-IP limit + cache hit: bulwark vs HAProxy), state (JWT + per-sub limit + cache hit:
+# bulwark with Redis shared state vs bulwark with local state vs the Python FastAPI + Redis
+# reference stack, with Redis commands per request). The cache scenarios check that each
+# target really serves hits: every run uses a path of its own, fetched once just before, and
+# stops the script if more than 1 % of the run's requests reached the origin (its GET /stats).
 #
 # Environment (all optional):
 #   BENCH_DURATION=10s      wrk duration per measured run (N, Ns or Nm)
@@ -21,8 +23,10 @@
 #   BENCH_RUNS=2            measured runs per proxy target (alternating bulwark, peer, ...)
 #   BENCH_SCENARIOS="direct proxy jwt"   which scenario_* functions to run, in order
 #   BENCH_JWT_ALGS="HS256 ES256"   jwt scenario: which token algorithms, in order
-#                           (limit, cache and cache-jwt are opt-in: BENCH_SCENARIOS="... limit",
+#                           (limit, cache, cache-jwt and state are opt-in: BENCH_SCENARIOS="... limit",
 #                           BENCH_SCENARIOS="cache cache-jwt" runs the cache ones alone)
+#   BENCH_PYTHON=/usr/bin/python3   state: the interpreter with Debian's python3-fastapi,
+#                           -jwt, -limits, -redis and -uvicorn (install-deps.sh --bench)
 #   BENCH_PERF=0            1: after the measured runs, profile bulwark with `perf record`
 #                           during one extra (unrecorded) run; report in BUILD_DIR/bench-perf.txt
 #   BENCH_KEEP=0            1: keep the temp dir (configs, logs) even on success
@@ -77,6 +81,7 @@ needed_tools=(wrk)
 [[ " ${scenarios[*]} " == *" limit "* ]] && needed_tools+=(haproxy nginx curl)
 [[ " ${scenarios[*]} " == *" cache "* ]] && needed_tools+=(nginx haproxy varnishd curl)
 [[ " ${scenarios[*]} " == *" cache-jwt "* ]] && needed_tools+=(haproxy openssl curl)
+[[ " ${scenarios[*]} " == *" state "* ]] && needed_tools+=(redis-server redis-cli openssl curl)
 for tool in "${needed_tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool not found: scripts/install-deps.sh --bench"
 done
@@ -299,7 +304,21 @@ start_origin() {
 # scenarios, ROUTE_YAML (keys of the route, indented by 4) is added to the route.
 # Sets bulwark_port, bulwark_pid, bulwark_workers.
 start_bulwark() {
-  local name=$1 extra=${2:-} route_extra=${3:-} admin_port cfg=$tmp/$1.yaml out
+  local name=$1 cfg=$tmp/$1.yaml out
+  write_bulwark_config "$@"
+  out=$("$bulwark_bin" check "$cfg" 2>&1) ||
+    die "bulwark check refused $cfg for $name:"$'\n'"$out"
+  start_bg "$name" "$bulwark_bin" serve --config "$cfg"
+  bulwark_pid=$started_pid
+  wait_port "$bulwark_port" "$bulwark_pid" "$name"
+  bulwark_workers=$(sed -n 's/.* with \([0-9][0-9]*\) workers.*/\1/p' "$tmp/$name.log" | head -n1)
+  check_ok "$name" "http://127.0.0.1:$bulwark_port$bench_path"
+}
+
+# write_bulwark_config NAME [EXTRA_YAML [ROUTE_YAML]]: start_bulwark's config, $tmp/NAME.yaml,
+# on a new free port (sets bulwark_port).
+write_bulwark_config() {
+  local extra=${2:-} route_extra=${3:-} admin_port cfg=$tmp/$1.yaml
   free_port bulwark_port
   free_port admin_port
   cat >"$cfg" <<EOF
@@ -322,13 +341,6 @@ routes:
 $route_extra
 $extra
 EOF
-  out=$("$bulwark_bin" check "$cfg" 2>&1) ||
-    die "bulwark check refused $cfg for $name:"$'\n'"$out"
-  start_bg "$name" "$bulwark_bin" serve --config "$cfg"
-  bulwark_pid=$started_pid
-  wait_port "$bulwark_port" "$bulwark_pid" "$name"
-  bulwark_workers=$(sed -n 's/.* with \([0-9][0-9]*\) workers.*/\1/p' "$tmp/$name.log" | head -n1)
-  check_ok "$name" "http://127.0.0.1:$bulwark_port$bench_path"
 }
 
 # start_nginx NAME [EXTRA_LOCATION_DIRECTIVES [EXTRA_HTTP_DIRECTIVES]]: nginx as a reverse
@@ -527,10 +539,13 @@ jwt_setup() {
   done
 }
 
-# jwt_check_refusals NAME BASE_URL: before any load, every refused case must answer 401 and
-# the valid tokens 200 — otherwise the figures would come from a misconfigured gateway.
+# jwt_check_refusals NAME BASE_URL [VALID]: before any load, every refused case must answer
+# 401 and the valid tokens 200 — otherwise the figures would come from a misconfigured
+# gateway. VALID: the valid tokens that must pass (default "HS256 ES256 crafted-HS256"; a
+# target that knows only the HS256 secret, the state scenario's Python app, passes
+# "HS256 crafted-HS256", and its refusal of the ES256 token is not checked).
 jwt_check_refusals() {
-  local name=$1 url=$2$bench_path i code alg fails=()
+  local name=$1 url=$2$bench_path valid=${3:-HS256 ES256 crafted-HS256} i code alg fails=()
   local -a hdr
   # Below bulwark's failed-attempts guard (20 per client IP and minute by default).
   ((${#jwt_bad_names[@]} < 20)) || die "too many refusal cases for bulwark's brute-force guard"
@@ -540,7 +555,7 @@ jwt_check_refusals() {
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${hdr[@]}" "$url" || true)
     [[ "$code" == 401 ]] || fails+=("${jwt_bad_names[i]} -> $code (want 401)")
   done
-  for alg in HS256 ES256 crafted-HS256; do
+  for alg in $valid; do
     if [[ "$alg" == crafted-HS256 ]]; then
       hdr=(-H "Authorization: Bearer $jwt_crafted_ok")
     else
@@ -553,7 +568,7 @@ jwt_check_refusals() {
     show_log "$name"
     die "$name does not authenticate as configured, so its figures would be meaningless:"$'\n'"$(printf '  %s\n' "${fails[@]}")"
   fi
-  log "$name: ${#jwt_bad_names[@]} bad/missing tokens refused with 401, valid HS256 and ES256 tokens accepted"
+  log "$name: ${#jwt_bad_names[@]} bad/missing tokens refused with 401, valid tokens accepted ($valid)"
 }
 
 # bulwark's auth section; $1: extra lines at its top (token_cache_entries: 0).
@@ -596,6 +611,40 @@ EOR
 res_scenario=() res_target=() res_run=() res_rps=() res_p99=() res_requests=() res_errors=()
 res_cpu=() res_cpu_per_req=() res_origin_cpu=() res_wrk_cpu=() res_other_cpu=() res_non2xx=()
 res_origin_reqs=()  # cache scenarios: requests that reached the origin during the run; else ""
+# state scenario: Redis commands per request over the run (INFO commandstats: the delta of all
+# calls, commands run by Lua scripts included, over wrk's requests), their breakdown
+# ("evalsha 1.00 get 1.00 ...") and the cores redis-server used; else "".
+res_redis_cmds=() res_redis_detail=() res_redis_cpu=()
+
+# Set by the state scenario: the redis-server whose INFO commandstats and CPU every run
+# records (res_redis_*); empty: none.
+bench_redis_port="" bench_redis_pid=""
+
+redis_commandstats() {  # FILE: INFO commandstats of bench_redis_port
+  redis-cli -h 127.0.0.1 -p "$bench_redis_port" info commandstats >"$1" 2>&1 ||
+    die "redis-cli info commandstats failed: $(head -n1 "$1")"
+}
+
+# redis_per_request BEFORE AFTER REQUESTS: "TOTAL DETAIL", the calls per request between two
+# INFO commandstats (INFO and CONFIG, ours, left out), DETAIL as "cmd 1.00,cmd 2.00" (or "-").
+redis_per_request() {
+  awk -v n="$3" -F'[:,=]' '
+    /^cmdstat_/ {
+      c = substr($1, 9)
+      if (c == "info" || c ~ /^config/) next
+      if (FILENAME == ARGV[1]) before[c] = $3; else { after[c] = $3; seen[c] = 1 }
+    }
+    END {
+      total = 0; detail = ""
+      for (c in seen) {
+        d = after[c] - before[c]
+        if (d <= 0) continue
+        total += d
+        detail = detail (detail == "" ? "" : ",") sprintf("%s %.2f", c, d / n)
+      }
+      printf "%.2f %s\n", (n > 0 ? total / n : 0), (detail == "" ? "-" : detail)
+    }' "$1" "$2"
+}
 
 # Set by a scenario whose runs are meant to be refused (limit-rejecting): "RATE BURST" of the
 # limit under test. Then non-2xx answers are the point, not errors: a run's `errors` counts
@@ -690,17 +739,25 @@ wrk_cmd() {  # SECONDS URL OUTPUT_FILE
 measure() {
   local scenario=$1 target=$2 run=$3 url=$4 pid=$5 out=$tmp/wrk-$1-$2-$3.txt
   local t0 t1 o0 o1 h0 h1 w0 w1 start end parsed rps p99 requests non2xx sockerr errors
-  local origin_before="" origin_after="" origin_reqs="" hit_pct
+  local origin_before="" origin_after="" origin_reqs="" hit_pct r0=0 r1=0 redis_line=""
   if ((bench_cache)); then
     cache_fresh_url url
     cache_prime "$target" "$url" 20 origin_before
   fi
   log "measuring $scenario / $target run $run: ${duration_s}s, -c$connections -t$wrk_threads $url"
+  if [[ -n "$bench_redis_port" ]]; then
+    redis_commandstats "$tmp/redis-$scenario-$target-$run.before"
+    r0=$(cpu_ticks "$bench_redis_pid")
+  fi
   t0=$(cpu_ticks "$pid") o0=$(cpu_ticks "$origin_pid") h0=$(host_ticks) start=$(date +%s.%N)
   children_cpu w0
   wrk_cmd "$duration_s" "$url" "$out" || { cat "$out" >&2; die "wrk failed against $target"; }
   children_cpu w1
   end=$(date +%s.%N) h1=$(host_ticks) t1=$(cpu_ticks "$pid") o1=$(cpu_ticks "$origin_pid")
+  if [[ -n "$bench_redis_port" ]]; then
+    r1=$(cpu_ticks "$bench_redis_pid")
+    redis_commandstats "$tmp/redis-$scenario-$target-$run.after"
+  fi
   parsed=$(awk '
     function ms(v) {
       if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
@@ -738,6 +795,16 @@ measure() {
   res_scenario+=("$scenario") res_target+=("$target") res_run+=("$run")
   res_rps+=("$rps") res_p99+=("$p99") res_requests+=("$requests") res_errors+=("$errors")
   res_non2xx+=("$non2xx") res_origin_reqs+=("$origin_reqs")
+  if [[ -n "$bench_redis_port" ]]; then
+    redis_line=$(redis_per_request "$tmp/redis-$scenario-$target-$run.before" \
+      "$tmp/redis-$scenario-$target-$run.after" "$requests")
+    res_redis_cmds+=("${redis_line%% *}") res_redis_detail+=("${redis_line#* }")
+    res_redis_cpu+=("$(awk -v d=$((r1 - r0)) -v hz="$clk_tck" -v a="$start" -v b="$end" \
+      'BEGIN { printf "%.2f", d / hz / (b - a) }')")
+    log "$target run $run: ${redis_line%% *} Redis commands per request (${redis_line#* })"
+  else
+    res_redis_cmds+=("") res_redis_detail+=("") res_redis_cpu+=("")
+  fi
   res_cpu+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v a="$start" -v b="$end" \
     'BEGIN { printf "%.2f", d / hz / (b - a) }')")
   res_cpu_per_req+=("$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$requests" \
@@ -746,8 +813,9 @@ measure() {
     'BEGIN { printf "%.2f", d / hz / (b - a) }')")
   res_wrk_cpu+=("$(awk -v a="$w0" -v b="$w1" -v s="$start" -v e="$end" \
     'BEGIN { printf "%.2f", (b - a) / (e - s) }')")
-  # Host busy minus target, origin (when they differ) and wrk: someone else's load.
-  res_other_cpu+=("$(awk -v h=$((h1 - h0)) -v t=$((t1 - t0)) -v o=$((o1 - o0)) \
+  # Host busy minus target, origin (when they differ), redis-server (state) and wrk: someone
+  # else's load.
+  res_other_cpu+=("$(awk -v h=$((h1 - h0 - (r1 - r0))) -v t=$((t1 - t0)) -v o=$((o1 - o0)) \
     -v same="$([[ $pid == "$origin_pid" ]] && echo 1 || echo 0)" -v hz="$clk_tck" \
     -v w="${res_wrk_cpu[-1]}" -v s="$start" -v e="$end" \
     'BEGIN { x = (h - t - (same ? 0 : o)) / hz / (e - s) - w; printf "%.2f", (x < 0 ? 0 : x) }')")
@@ -1099,6 +1167,221 @@ $(jwt_haproxy_rules)
   stop_started bulwark-cache-jwt
 }
 
+# Shared state on Redis (opt-in: BENCH_SCENARIOS=state): JWT (HS256) + a per-`sub` rate limit
+# (limit-allowed's rate: nothing refused) + a cache hit, on three targets that serve the same
+# request, measured in one alternating run:
+#   bulwark-redis  bulwark with `state: {redis: ..., on_failure: fail_open}`
+#   bulwark-local  the same config without `state` (limits and cache in each process)
+#   python         the reference design: FastAPI under uvicorn (workers = nproc) with PyJWT,
+#                  `limits` (MovingWindowRateLimiter on RedisStorage: python3-limits 2.8 has
+#                  no GCRA) and a response cache in Redis (bench/load/reference_app.py)
+# One redis-server (no persistence) on a free port serves bulwark-redis and python. Every run
+# records its Redis commands per request (INFO commandstats, calls delta / wrk requests,
+# commands run by Lua scripts included) and redis-server's CPU. A target that cannot start
+# (bulwark refusing the config, Python packages missing, a process that exits) or fails its
+# checks is reported as skipped with the reason; the others are measured all the same.
+state_targets=()      # "target=url=pid" of the targets that started and passed their checks
+state_skipped=()      # "target: reason"
+state_skip_reason=""
+state_python_stack="" # versions of the Python stack, for the report
+state_redis_version=""
+
+state_skip() {  # TARGET REASON
+  state_skipped+=("$1: $2")
+  log "state: skipping $1: $2"
+}
+
+state_last_line() { grep -v '^[[:space:]]*$' "$tmp/$1.log" 2>/dev/null | tail -n1; }
+
+# state_soft_start NAME PORT SECONDS CMD...: start_bg CMD and wait until 127.0.0.1:PORT
+# accepts; a process that exits or does not listen in time is stopped and the call returns 1
+# with state_skip_reason set (start_bg/wait_port would end the whole run).
+state_soft_start() {
+  local name=$1 port=$2 secs=$3 i
+  shift 3
+  start_bg "$name" "$@"
+  for i in $(seq 1 $((secs * 10))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    if ! kill -0 "$started_pid" 2>/dev/null; then
+      state_skip_reason="$name exited during start-up: $(state_last_line "$name")"
+      stop_started "$name"
+      return 1
+    fi
+    sleep 0.1
+  done
+  state_skip_reason="$name did not listen on 127.0.0.1:$port within $secs s (log: $(state_last_line "$name"))"
+  stop_started "$name"
+  return 1
+}
+
+# state_soft_ok NAME URL: a 200 within 10 s (uvicorn's workers come up after its socket
+# listens); else stop NAME, set state_skip_reason, return 1.
+state_soft_ok() {
+  local code="" i
+  for i in $(seq 1 20); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "$bench_header" "$2" || true)
+    [[ "$code" == 200 ]] && return 0
+    sleep 0.5
+  done
+  state_skip_reason="GET $2 answered '$code', expected 200 (log: $(state_last_line "$1"))"
+  stop_started "$1"
+  return 1
+}
+
+# state_start_bulwark NAME EXTRA_YAML ROUTE_YAML: start_bulwark, but a refused config or a
+# failed start returns 1 with state_skip_reason set.
+state_start_bulwark() {
+  local name=$1 cfg=$tmp/$1.yaml out
+  write_bulwark_config "$@"
+  if ! out=$("$bulwark_bin" check "$cfg" 2>&1); then
+    state_skip_reason="bulwark check refused its config: $(grep -v '^[0-9]* error' <<<"$out" | head -n1)"
+    return 1
+  fi
+  state_soft_start "$name" "$bulwark_port" 10 "$bulwark_bin" serve --config "$cfg" || return 1
+  bulwark_pid=$started_pid
+  bulwark_workers=$(sed -n 's/.* with \([0-9][0-9]*\) workers.*/\1/p' "$tmp/$name.log" | head -n1)
+  state_soft_ok "$name" "http://127.0.0.1:$bulwark_port$bench_path"
+}
+
+# state_check_body NAME BASE_URL: the body served for $bench_path (in the cache since the
+# start-up check) is the origin's own body for it.
+state_check_body() {
+  local got want
+  got=$(curl -s --max-time 5 -H "$bench_header" "$2$bench_path") || die "$1: GET $2$bench_path failed"
+  want=$(curl -s --max-time 5 -H "$bench_header" "http://127.0.0.1:$origin_port$bench_path")
+  [[ -n "$want" && "$got" == "$want" ]] ||
+    { show_log "$1"; die "$1: the body of a cache hit is '$got', the origin's is '$want'"; }
+  log "$1: a cache hit's body is the origin's ($got)"
+}
+
+# state_checks NAME BASE_URL VALID_TOKENS: everything a target must show before it is
+# measured: cache hits on a new path (none reaching the origin), the hit's body, 401 for every
+# bad or missing token (the hit must not be served past authentication), 200 for the valid
+# ones, and a burst of 200 under the limit all answered 200. Run in a subshell by the caller:
+# a failed check (die) then skips this target instead of ending the run.
+state_checks() {
+  cache_check_hits "$1" "$2"
+  state_check_body "$1" "$2"
+  jwt_check_refusals "$1" "$2" "${3:-}"
+  limit_check_allowing "$1" "$2$bench_path"
+}
+
+state_try_checks() {  # TARGET=URL=PID NAME BASE_URL [VALID_TOKENS]: on success, add the target
+  local spec=$1 rc=0 why
+  shift
+  (state_checks "$@") 2>"$tmp/$1.checks" || rc=$?
+  cat "$tmp/$1.checks" >&2
+  cache_seq=$((cache_seq + 1))  # the subshell's cache_check_hits used a path of its own
+  if ((rc != 0)); then
+    # The reason: the last "bench: " line (die's message) and whatever followed it.
+    why=$(awk '/^bench: / && !/ \(tail\)$/ { n = 0 } { l[++n] = $0 }
+      END { s = ""; for (i = 1; i <= n; i++) s = s (i > 1 ? " / " : "") l[i]; print s }' \
+      "$tmp/$1.checks" | sed 's/^bench: //')
+    state_skip "${spec%%=*}" "its checks failed: $why"
+    stop_started "$1"
+    return 0
+  fi
+  state_targets+=("$spec")
+}
+
+scenario_state() {
+  local rate=$limit_allowed_rate burst=$limit_allowed_burst redis_port py_port py_workers
+  local python_bin=${BENCH_PYTHON:-/usr/bin/python3} settings route b_port b_pid
+  local route="    auth: {mode: required, issuers: [bench]}
+    limits: [per_sub]
+$cache_bulwark_route"
+  cache_warn_duration
+  jwt_setup
+  bench_header="Authorization: Bearer ${jwt_good[HS256]}"
+  state_targets=() state_skipped=()
+  settings="$(jwt_bulwark_auth "")
+limits:
+  per_sub:
+    rate: $rate/s
+    burst: $burst
+    key: claim:sub
+$cache_bulwark_settings"
+
+  # The Redis both Redis-backed targets share: no persistence, loopback only.
+  free_port redis_port
+  mkdir -p "$tmp/redis"
+  state_redis_version=$(redis-server --version 2>&1 | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+  if state_soft_start redis "$redis_port" 10 redis-server --bind 127.0.0.1 --port "$redis_port" \
+    --save "" --appendonly no --dir "$tmp/redis" --logfile ""; then
+    bench_redis_pid=$started_pid
+  else
+    state_skip redis-server "$state_skip_reason"
+    redis_port=""
+  fi
+
+  # 1. bulwark with Redis state.
+  if [[ -z "$redis_port" ]]; then
+    state_skip bulwark-redis "no redis-server"
+  elif state_start_bulwark bulwark-state-redis "$settings
+state:
+  redis: redis://127.0.0.1:$redis_port/0
+  on_failure: fail_open" "$route"; then
+    state_try_checks "bulwark-redis=http://127.0.0.1:$bulwark_port$bench_path=$bulwark_pid" \
+      bulwark-state-redis "http://127.0.0.1:$bulwark_port"
+  else
+    state_skip bulwark-redis "$state_skip_reason"
+  fi
+
+  # 2. bulwark with local state: the same config without `state`.
+  if state_start_bulwark bulwark-state-local "$settings" "$route"; then
+    state_try_checks "bulwark-local=http://127.0.0.1:$bulwark_port$bench_path=$bulwark_pid" \
+      bulwark-state-local "http://127.0.0.1:$bulwark_port"
+  else
+    state_skip bulwark-local "$state_skip_reason"
+  fi
+
+  # 3. The Python reference stack (Debian's python3-* packages: BENCH_PYTHON, default
+  # /usr/bin/python3, so that a python3 earlier in PATH (pyenv, a venv) does not hide them).
+  py_workers=$(nproc)
+  if [[ -z "$redis_port" ]]; then
+    state_skip python "no redis-server"
+  elif ! state_python_stack=$("$python_bin" - 2>&1 <<'PYEOF'
+import importlib.util, fastapi, jwt, limits, redis, uvicorn
+loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+print(f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__} ({loop}, {http}),"
+      f" PyJWT {jwt.__version__}, limits {limits.__version__}, redis-py {redis.__version__}")
+PYEOF
+  ); then
+    state_skip python "$python_bin cannot import its packages ($(tail -n1 <<<"$state_python_stack")):" \
+      "scripts/install-deps.sh --bench"
+    state_python_stack=""
+  else
+    free_port py_port
+    if state_soft_start python "$py_port" 30 env REF_ORIGIN="127.0.0.1:$origin_port" \
+      REF_REDIS="redis://127.0.0.1:$redis_port/0" REF_SECRET_ENV=BENCH_HS256_SECRET \
+      REF_ISS="$jwt_iss" REF_AUD="$jwt_aud" REF_LIMIT="$rate/second" \
+      "$python_bin" -m uvicorn --app-dir "$PWD/bench/load" reference_app:app \
+      --host 127.0.0.1 --port "$py_port" --workers "$py_workers" --log-level warning \
+      --no-access-log &&
+      state_soft_ok python "http://127.0.0.1:$py_port$bench_path"; then
+      # Only the HS256 secret is configured there: a valid ES256 token is not expected to pass.
+      state_try_checks "python=http://127.0.0.1:$py_port$bench_path=$started_pid" \
+        python "http://127.0.0.1:$py_port" "HS256 crafted-HS256"
+    else
+      state_skip python "$state_skip_reason"
+    fi
+  fi
+
+  if ((${#state_targets[@]} > 0)); then
+    bench_cache=1 bench_redis_port=$redis_port
+    run_alternating state "${state_targets[@]}"
+    bench_cache=0 bench_redis_port="" bench_redis_pid=""
+  else
+    log "state: no target to measure"
+  fi
+  bench_header=""
+  stop_started python
+  stop_started bulwark-state-local
+  stop_started bulwark-state-redis
+  stop_started redis
+}
+
 # ---------------------------------------------------------------------------------------
 # Report
 mean_of() {  # SCENARIO TARGET FIELD_ARRAY_NAME
@@ -1203,6 +1486,7 @@ print_report() {
     done
     echo "$label: origin requests / requests per run:${origin_line%,}"
   done
+  print_state_report
   local disturbed=0
   for i in "${!res_other_cpu[@]}"; do
     awk -v o="${res_other_cpu[i]}" 'BEGIN { exit !(o > 0.3) }' && disturbed=$((disturbed + 1))
@@ -1220,6 +1504,41 @@ print_report() {
 }
 
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+
+# The state scenario's part of the report: Redis per run, skipped targets, the two ratios the
+# issue sets goals for (bulwark-redis >= 0.7x bulwark-local, >= 30x python).
+state_ratio() {  # A B: "RATIO" of the mean req/s of targets A and B in label state, or "n/a"
+  local a b
+  a=$(mean_of state "$1" res_rps) && b=$(mean_of state "$2" res_rps) || { echo n/a; return; }
+  ratio "$a" "$b"
+}
+
+print_state_report() {
+  local i line="" r a b goal
+  [[ " ${scenarios[*]} " == *" state "* ]] || return 0
+  echo "state: JWT (HS256, one token replayed), per-sub limit (${limit_allowed_rate}/s), cache hit;" \
+    "python = FastAPI + Redis reference stack ($state_python_stack), redis-server $state_redis_version"
+  for i in "${!res_scenario[@]}"; do
+    [[ "${res_scenario[i]}" == state ]] || continue
+    line+=" ${res_target[i]} ${res_redis_cmds[i]} (redis-server ${res_redis_cpu[i]} cores),"
+  done
+  [[ -z "$line" ]] || echo "state: Redis commands per request (INFO commandstats) per run:${line%,}"
+  for i in "${!res_scenario[@]}"; do
+    [[ "${res_scenario[i]}" == state && "${res_redis_detail[i]}" != - ]] || continue
+    echo "state:   ${res_target[i]} run ${res_run[i]}: ${res_redis_detail[i]//,/, }"
+  done
+  for line in "${state_skipped[@]}"; do echo "state: skipped: $line"; done
+  for line in "bulwark-redis bulwark-local 0.7" "bulwark-redis python 30"; do
+    read -r a b goal <<<"$line"
+    r=$(state_ratio "$a" "$b")
+    if [[ "$r" == n/a ]]; then
+      echo "state: $a/$b req/s: n/a (a target was not measured) — goal >= $goal"
+    else
+      echo "state: $a/$b req/s = $(mean_of state "$a" res_rps) / $(mean_of state "$b" res_rps)" \
+        "= $r — goal >= $goal: $(awk -v r="$r" -v g="$goal" 'BEGIN { print (r >= g ? "met" : "NOT met") }')"
+    fi
+  done
+}
 
 write_json() {
   local i line s t peer b_rps p_rps r_rps b_p99 p_p99 r_p99 b_us p_us r_us sep
@@ -1245,11 +1564,13 @@ write_json() {
     printf '  "results": [\n'
     sep=""
     for i in "${!res_scenario[@]}"; do
-      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "non_2xx": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s, "origin_requests": %s}' \
+      printf '%s    {"scenario": %s, "target": %s, "run": %s, "requests_per_sec": %s, "p99_ms": %s, "requests": %s, "non_2xx": %s, "errors": %s, "cpu_cores": %s, "cpu_us_per_request": %s, "origin_cpu_cores": %s, "wrk_cpu_cores": %s, "other_cpu_cores": %s, "origin_requests": %s, "redis_commands_per_request": %s, "redis_commands": %s, "redis_cpu_cores": %s}' \
         "$sep" "$(json_str "${res_scenario[i]}")" "$(json_str "${res_target[i]}")" "${res_run[i]}" \
         "${res_rps[i]}" "${res_p99[i]}" "${res_requests[i]}" "${res_non2xx[i]}" "${res_errors[i]}" "${res_cpu[i]}" \
         "${res_cpu_per_req[i]}" "${res_origin_cpu[i]}" "${res_wrk_cpu[i]}" "${res_other_cpu[i]}" \
-        "${res_origin_reqs[i]:-null}"
+        "${res_origin_reqs[i]:-null}" "${res_redis_cmds[i]:-null}" \
+        "$([[ -n "${res_redis_detail[i]}" ]] && json_str "${res_redis_detail[i]}" || echo null)" \
+        "${res_redis_cpu[i]:-null}"
       sep=$',\n'
     done
     printf '\n  ],\n  "ratios": [\n'
@@ -1261,7 +1582,17 @@ write_json() {
         "$r_rps" "$b_p99" "$p_p99" "$r_p99" "$b_us" "$p_us" "$r_us"
       sep=$',\n'
     done
-    printf '\n  ]\n}\n'
+    printf '\n  ]'
+    if [[ " ${scenarios[*]} " == *" state "* ]]; then
+      printf ',\n  "state": {"python_stack": %s, "redis_server": %s, "redis_vs_local_requests_per_sec": %s, "redis_vs_python_requests_per_sec": %s, "skipped": [' \
+        "$(json_str "$state_python_stack")" "$(json_str "$state_redis_version")" \
+        "$(r=$(state_ratio bulwark-redis bulwark-local); [[ $r == n/a ]] && echo null || echo "$r")" \
+        "$(r=$(state_ratio bulwark-redis python); [[ $r == n/a ]] && echo null || echo "$r")"
+      sep=""
+      for line in "${state_skipped[@]}"; do printf '%s%s' "$sep" "$(json_str "$line")"; sep=", "; done
+      printf ']}'
+    fi
+    printf '\n}\n'
   } >"$results_json.tmp"
   mv "$results_json.tmp" "$results_json"
 }
