@@ -11,9 +11,11 @@ packages=(
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
 )
-# Peers for the side-by-side load runs (bench/load), only when asked.
+# Peers for the side-by-side load runs (bench/load), only when asked; the python3-* ones are
+# the state scenario's FastAPI + Redis reference stack.
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx-light haproxy varnish)
+  packages+=(wrk nginx-light haproxy varnish
+    python3-fastapi python3-jwt python3-limits python3-redis python3-uvicorn)
 fi
 
 missing=()
