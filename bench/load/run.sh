@@ -1348,8 +1348,8 @@ print(f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__} ({loop}, {h
       f" PyJWT {jwt.__version__}, limits {limits.__version__}, redis-py {redis.__version__}")
 PYEOF
   ); then
-    state_skip python "$python_bin cannot import its packages ($(tail -n1 <<<"$state_python_stack")):" \
-      "scripts/install-deps.sh --bench"
+    state_skip python "$python_bin cannot import its packages ($(tail -n1 \
+      <<<"$state_python_stack")): scripts/install-deps.sh --bench"
     state_python_stack=""
   else
     free_port py_port
