@@ -1,10 +1,10 @@
 #pragma once
 // Where the shared cache lives in Redis, and for how long. Pure: names and arithmetic only.
 //
-// Every key of one URL key starts with `prefix` + "{" + tag + "}", the tag being the first
-// 16 bytes of SHA-256(uri_key) in lower-case hex: a fixed function, so every instance
-// computes the same names, and one hash tag, so a URL's keys share a Redis Cluster slot (its
-// scripts and multi-key commands stay legal there). 128 bits: two URLs never share keys
+// Every key of one URL key starts with `prefix` (which must hold no '{' or '}') + "{" + tag + "}",
+// the tag being the first 16 bytes of SHA-256(uri_key) in lower-case hex: a fixed function, so
+// every instance computes the same names, and one hash tag, so a URL's keys share a Redis Cluster
+// slot (its scripts and multi-key commands stay legal there). 128 bits: two URLs never share keys
 // by accident, and a forced collision would need 2^64 work (even then the stores check each
 // decoded entry's uri_key, so it could only make them miss).
 //
@@ -58,7 +58,8 @@ bool purge_matches(std::string_view uri_key, std::string_view host, std::string_
 // How long the shared copy is kept after storing it at `now`:
 //   max(0, lifetime − age)                                      the freshness left
 // + max(stale-while-revalidate, stale-if-error)                 the staleness it may be
-//     (0 with no-cache, must-revalidate, proxy-revalidate or    served with (reuse.hpp)
+//     − the staleness already past (an entry stored stale)      served with (reuse.hpp)
+//     (0 with no-cache, must-revalidate, proxy-revalidate or
 //      s-maxage: it is then never served stale)
 // + kRedisValidatorKeep when it has an ETag or Last-Modified    another instance can still
 //                                                               revalidate it with a 304

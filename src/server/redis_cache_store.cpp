@@ -168,6 +168,12 @@ asio::awaitable<std::string> RedisCacheStore::insert(std::shared_ptr<const Entry
 }
 
 asio::awaitable<std::string> RedisCacheStore::invalidate(const std::string& uri_key) {
+  const std::pair<int64_t, std::string> removed = co_await remove_url(uri_key);
+  co_return removed.second;
+}
+
+asio::awaitable<std::pair<int64_t, std::string>> RedisCacheStore::remove_url(
+    const std::string& uri_key) {
   std::vector<std::string> keys;
   keys.push_back(cache::redis_url_set_key(prefix_, uri_key));
   keys.push_back(cache::redis_variants_key(prefix_, uri_key, ""));
@@ -175,7 +181,8 @@ asio::awaitable<std::string> RedisCacheStore::invalidate(const std::string& uri_
   argv.push_back(cache::redis_variants_prefix(prefix_, uri_key));
   const std::vector<std::string> args = eval(kInvalidateScript, std::move(keys), std::move(argv));
   const RedisResult r = co_await client_.command(args);
-  co_return failure(r, ReplyType::integer);
+  std::string error = failure(r, ReplyType::integer);
+  co_return std::make_pair(error.empty() ? r.reply.integer : 0, std::move(error));
 }
 
 asio::awaitable<std::pair<uint64_t, std::string>> RedisCacheStore::purge(std::string host,
@@ -197,9 +204,10 @@ asio::awaitable<std::pair<uint64_t, std::string>> RedisCacheStore::purge(std::st
     for (const Reply& key : page[1].elements) {
       const std::optional<std::string> uri = cache::redis_url_key_from_set_key(prefix_, key.text);
       if (!uri || !cache::purge_matches(*uri, host, path, prefix)) continue;
-      error = co_await invalidate(*uri);
-      if (!error.empty()) co_return std::make_pair(purged, std::move(error));
-      ++purged;
+      // SCAN may return a key twice, or one that expired since: count what went away.
+      std::pair<int64_t, std::string> removed = co_await remove_url(*uri);
+      if (!removed.second.empty()) co_return std::make_pair(purged, std::move(removed.second));
+      if (removed.first > 0) ++purged;
     }
   } while (cursor != "0");
   co_return std::make_pair(purged, std::string());

@@ -27,8 +27,10 @@ namespace bulwark::server {
 
 class RedisCacheStore {
  public:
-  // `prefix` starts every key (e.g. "bulwark:cache:"); `max_object_bytes` bounds what is
-  // shared, counted as MemoryStore counts it (Entry::charge()).
+  // `prefix` starts every key (e.g. "bulwark:cache:"); it must not hold '{' or '}', which
+  // would make Redis Cluster hash the prefix instead of each URL's tag (config refuses it).
+  // `max_object_bytes` bounds what is shared, counted as MemoryStore counts it
+  // (Entry::charge()).
   RedisCacheStore(RedisClient& client, std::string prefix, uint64_t max_object_bytes);
 
   struct Found {
@@ -83,6 +85,9 @@ class RedisCacheStore {
   static constexpr std::chrono::milliseconds kPollInterval{20};
 
  private:
+  // Deletes uri_key's keys; returns how many there were, or the error.
+  boost::asio::awaitable<std::pair<int64_t, std::string>> remove_url(const std::string& uri_key);
+
   RedisClient& client_;
   std::string prefix_;
   uint64_t max_object_bytes_;
