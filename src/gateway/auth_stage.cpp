@@ -10,8 +10,7 @@ namespace {
 using config::AuthMode;
 using config::TokenSource;
 
-constexpr std::size_t kAuthLayerReasons =
-    static_cast<std::size_t>(auth::AuthFailure::revoked) + 1;
+constexpr std::size_t kAuthLayerReasons = static_cast<std::size_t>(auth::AuthFailure::revoked) + 1;
 
 std::size_t slot(AuthFailureKind kind) {
   return static_cast<std::size_t>(kind);
@@ -64,6 +63,10 @@ std::string_view client_description(auth::AuthFailure reason) {
       break;
   }
   return "the token could not be verified";
+}
+
+int64_t unix_seconds(std::chrono::system_clock::time_point now) {
+  return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
 }
 
 enum class Lookup { found, absent, ambiguous, malformed };
@@ -317,6 +320,12 @@ void run_auth_stage(const RouteAuthPolicy& policy, const AuthServices& services,
   }
   d.cache_hit = result->cached;
   const auto& claims = result->claims->claims;
+  if (services.revocations != nullptr && !services.revocations->empty() &&
+      services.revocations->is_revoked(claims, unix_seconds(now))) {
+    if (!facts.iss) facts.iss = services.authenticator->issuers()[result->issuer].policy.issuer;
+    fail_token(services, request, d, auth::AuthFailure::revoked, &facts);
+    return;
+  }
   if (auto denial = auth::authorize(claims, policy.requirements)) {
     // A token served by the cache was not read again: name its issuer from the config.
     if (!facts.iss) {

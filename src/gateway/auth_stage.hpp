@@ -16,6 +16,7 @@
 
 #include "auth/authenticator.hpp"
 #include "auth/failure_guard.hpp"
+#include "auth/revocation_list.hpp"
 #include "auth/route_policy.hpp"
 #include "config/config.hpp"
 #include "http/framing.hpp"
@@ -76,6 +77,8 @@ struct AuthDecision {
 struct AuthServices {
   auth::Authenticator* authenticator = nullptr;
   auth::FailureGuard* guard = nullptr;
+  // Checked on every verified token, cached or not; null: nothing is ever revoked.
+  const auth::RevocationList* revocations = nullptr;
 };
 
 struct AuthRequest {

@@ -116,6 +116,26 @@ void attach_cache(const config::Config& config, CompileEnvironment& environment,
   runtime.cache_max_object_bytes = settings.max_object_bytes;
 }
 
+// A revocation is forgotten once no token it covers can still be accepted: after the longest
+// lifetime any issuer allows (max_lifetime; a week for an issuer without one, whose tokens may
+// live longer still: the docs say to set max_lifetime), plus the clock leeway.
+int64_t revocation_lifetime(const config::Config& config) {
+  constexpr int64_t kDefaultLifetimeS = 7 * 24 * 3600;
+  int64_t longest = 0;
+  int64_t leeway = 0;
+  if (config.auth) {
+    leeway = std::chrono::duration_cast<std::chrono::seconds>(config.auth->leeway).count();
+    for (const auto& issuer : config.auth->issuers) {
+      const int64_t lifetime =
+          issuer.max_lifetime
+              ? std::chrono::duration_cast<std::chrono::seconds>(*issuer.max_lifetime).count()
+              : kDefaultLifetimeS;
+      longest = std::max(longest, lifetime);
+    }
+  }
+  return (longest > 0 ? longest : kDefaultLifetimeS) + leeway;
+}
+
 }  // namespace
 
 bool Runtime::is_trusted_proxy(const std::array<uint8_t, 16>& ip) const {
@@ -132,6 +152,8 @@ CompileResult compile_runtime(config::Config config, observe::Metrics& metrics, 
   runtime->limit_store = environment.limit_store;
   compile_limits(config, metrics, *runtime);
   attach_cache(config, environment, *runtime);
+  runtime->revocations = environment.revocations;
+  runtime->revocation_lifetime_s = revocation_lifetime(config);
   if (!runtime->auth.errors.empty()) return {nullptr, std::move(runtime->auth.errors)};
   runtime->router = http::Router(config.routes);
   runtime->generation = generation;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/revocation_list.hpp"
 #include "cache/coalescer.hpp"
 #include "cache/memory_store.hpp"
 #include "config/config.hpp"
@@ -48,6 +49,8 @@ struct CompileEnvironment {
       std::make_shared<limit::MemoryStore>(limit::MemoryStore::Options{});
   std::shared_ptr<cache::MemoryStore> cache_store;  // made by the first config that caches
   std::shared_ptr<cache::Coalescer> coalescer = std::make_shared<cache::Coalescer>();
+  // Revoked tokens: kept across reloads (and shared through Redis with `state:`).
+  std::shared_ptr<auth::RevocationList> revocations = std::make_shared<auth::RevocationList>();
 };
 
 struct Runtime {
@@ -66,6 +69,9 @@ struct Runtime {
   std::shared_ptr<cache::MemoryStore> cache_store;
   std::shared_ptr<cache::Coalescer> coalescer;
   uint64_t cache_max_object_bytes = 0;
+  std::shared_ptr<auth::RevocationList> revocations;
+  // How long a revocation is kept: the longest lifetime a token of any issuer may have.
+  int64_t revocation_lifetime_s = 0;
 
   bool is_trusted_proxy(const std::array<uint8_t, 16>& ip) const;
 };

@@ -162,7 +162,7 @@ std::string Metrics::render_prometheus() const {
 }
 
 void Metrics::render_state(std::string& out) const {
-  static constexpr std::string_view kLayers[] = {"limits", "cache"};
+  static constexpr std::string_view kLayers[] = {"limits", "cache", "revocations"};
   static constexpr std::string_view kShared[] = {"hit", "miss", "stored", "waited"};
   auto sum = [&](auto get) { return sum_shards(get); };
   out +=

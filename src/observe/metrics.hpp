@@ -68,7 +68,7 @@ class MetricsShard {
 
   // The shared state (Redis): each call by the layer that made it, whether it got an answer,
   // and each request served without it (by the failure policy).
-  enum class StateLayer : uint8_t { limits = 0, cache, count };
+  enum class StateLayer : uint8_t { limits = 0, cache, revocations, count };
   void state_call(StateLayer layer, bool ok) { add(state_calls_[size_t(layer)][ok ? 0 : 1], 1); }
   void state_fallback(StateLayer layer, bool closed) {
     add(state_fallbacks_[size_t(layer)][closed ? 1 : 0], 1);

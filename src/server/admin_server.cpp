@@ -30,14 +30,23 @@ bhttp::response<bhttp::string_body> json_response(bhttp::status status, std::str
   return response;
 }
 
-std::string readiness_body(const std::vector<std::string>& reasons) {
-  if (reasons.empty()) return "{\"ready\":true}";
-  std::string body = "{\"ready\":false,\"reasons\":[";
-  for (size_t i = 0; i < reasons.size(); ++i) {
+void append_json_strings(std::string& body, std::string_view name,
+                         const std::vector<std::string>& items) {
+  body += ",\"";
+  body += name;
+  body += "\":[";
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) body += ',';
-    observe::append_json_string(body, reasons[i]);
+    observe::append_json_string(body, items[i]);
   }
-  body += "]}";
+  body += ']';
+}
+
+std::string readiness_body(const AdminServer::Readiness& readiness) {
+  std::string body = readiness.reasons.empty() ? "{\"ready\":true" : "{\"ready\":false";
+  if (!readiness.reasons.empty()) append_json_strings(body, "reasons", readiness.reasons);
+  if (!readiness.degraded.empty()) append_json_strings(body, "degraded", readiness.degraded);
+  body += '}';
   return body;
 }
 
@@ -69,9 +78,10 @@ bhttp::response<bhttp::string_body> handle(const bhttp::request<bhttp::string_bo
   }
   if (target == "/healthz") return json_response(bhttp::status::ok, "{\"status\":\"ok\"}");
   if (target == "/readyz") {
-    auto reasons = readiness();
-    return json_response(reasons.empty() ? bhttp::status::ok : bhttp::status::service_unavailable,
-                         readiness_body(reasons));
+    auto state = readiness();
+    return json_response(
+        state.reasons.empty() ? bhttp::status::ok : bhttp::status::service_unavailable,
+        readiness_body(state));
   }
   if (target == "/metrics") {
     bhttp::response<bhttp::string_body> response{bhttp::status::ok, 11};
@@ -80,8 +90,9 @@ bhttp::response<bhttp::string_body> handle(const bhttp::request<bhttp::string_bo
     return response;
   }
   std::string body = "{\"error\":\"not_found\",\"detail\":";
-  observe::append_json_string(body, "no admin endpoint " + std::string(target) +
-                                        "; try /healthz, /readyz, /metrics or POST /cache/purge");
+  observe::append_json_string(
+      body, "no admin endpoint " + std::string(target) +
+                "; try /healthz, /readyz, /metrics, POST /cache/purge or POST /auth/revoke");
   body += '}';
   return json_response(bhttp::status::not_found, std::move(body));
 }

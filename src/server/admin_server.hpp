@@ -19,8 +19,13 @@ namespace bulwark::server {
 
 class AdminServer {
  public:
-  // Reasons the instance is not ready; empty when ready.
-  using ReadinessProbe = std::function<std::vector<std::string>()>;
+  // Reasons the instance is not ready (empty when ready), and what it serves in a degraded
+  // way while still ready (a fail_open policy at work).
+  struct Readiness {
+    std::vector<std::string> reasons;
+    std::vector<std::string> degraded;
+  };
+  using ReadinessProbe = std::function<Readiness()>;
 
   // A POST action: the request body in, the status and JSON body out. Runs on the admin
   // thread.

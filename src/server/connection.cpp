@@ -429,6 +429,7 @@ class ClientConnection final : public Deadline {
   asio::awaitable<bool> check_shared_limits(const gateway::RouteLimits& limits,
                                             std::span<const uint32_t> group);
   gateway::LimitRequest limit_request();
+  bool revocations_unknown();
   gateway::LimitServices limit_services();
   bool limits_decided(const gateway::RouteLimits& limits, bool allowed);
   // Who the client is (trusted proxies applied), worked out once per request when needed.
@@ -502,7 +503,7 @@ class ClientConnection final : public Deadline {
   ErrorReply refusal_;
   gateway::AuthDecision auth_decision_;
   gateway::LimitOutcome limit_outcome_;
-  gateway::LimitPlan limit_plan_;  // for the shared store, which answers after a co_await
+  gateway::LimitPlan limit_plan_;       // for the shared store, which answers after a co_await
   std::shared_ptr<WorkerState> state_;  // the worker's, held for the request being served
   std::string limit_lines_;  // rate-limit fields for this response ("Name: value\r\n" lines)
   std::string cache_lines_;  // Age / Cache-Status for this response
@@ -1088,7 +1089,8 @@ bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
   // An unknown client is not throttled: the guard would throttle its proxy, and with it
   // every client behind it.
   const gateway::AuthServices services{runtime_->auth.authenticator.get(),
-                                       client.known ? runtime_->auth.guard.get() : nullptr};
+                                       client.known ? runtime_->auth.guard.get() : nullptr,
+                                       runtime_->revocations.get()};
   const gateway::AuthRequest auth_request{.fields = fields_,
                                           .client = client.bytes,
                                           .client_ip = client.text,
@@ -1102,6 +1104,16 @@ bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
   if (decision.failure_slot) metrics.auth_failure(*decision.failure_slot);
   if (decision.blocked) metrics.auth_blocked();
   exchange_.auth = decision.outcome;
+  if (decision.pass && decision.token_verified && revocations_unknown()) {
+    worker_.metrics().state_fallback(observe::MetricsShard::StateLayer::revocations, true);
+    refusal_ = ErrorReply{503,
+                          "shared state unavailable: token revocations cannot be checked "
+                          "(state.on_failure: fail_closed)",
+                          {},
+                          "service_unavailable",
+                          "\r\nRetry-After: 1"};
+    return false;
+  }
   if (decision.pass) return true;
   refusal_ = ErrorReply{decision.status, decision.detail, {}, decision.error, {}};
   if (!decision.challenge.empty()) {
@@ -1113,6 +1125,16 @@ bool ClientConnection::authenticate(const gateway::RouteAuthPolicy& policy) {
     refusal_.more_fields += std::to_string(decision.retry_after_s);
   }
   return false;
+}
+
+// fail_closed: the revocations this instance holds are older than the bound it promises.
+bool ClientConnection::revocations_unknown() {
+  if (!state_ || !state_->fail_closed()) return false;
+  const int64_t synced = worker_.shared().revocations_synced_ms.load(std::memory_order_relaxed);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return now - synced > kRevocationStalenessMs;
 }
 
 gateway::LimitRequest ClientConnection::limit_request() {
@@ -1139,9 +1161,9 @@ gateway::LimitServices ClientConnection::limit_services() {
 bool ClientConnection::check_limits(const gateway::RouteLimits& limits,
                                     std::span<const uint32_t> group) {
   if (group.empty()) return true;
-  bool allowed = gateway::run_limit_stage(group, runtime_->limits, limit_services(),
-                                          limit_request(), gateway::limit_clock_ns(),
-                                          limit_outcome_);
+  bool allowed =
+      gateway::run_limit_stage(group, runtime_->limits, limit_services(), limit_request(),
+                               gateway::limit_clock_ns(), limit_outcome_);
   return limits_decided(limits, allowed);
 }
 
@@ -1169,9 +1191,12 @@ asio::awaitable<bool> ClientConnection::check_shared_limits(const gateway::Route
       state_->health().failed("rate limits", error);
       metrics.state_fallback(Layer::limits, state_->fail_closed());
       if (state_->fail_closed()) {
-        refusal_ = ErrorReply{503, "shared state unavailable: this route's rate limits cannot be "
-                                   "checked (state.on_failure: fail_closed)",
-                              {}, "service_unavailable", "\r\nRetry-After: 1"};
+        refusal_ = ErrorReply{503,
+                              "shared state unavailable: this route's rate limits cannot be "
+                              "checked (state.on_failure: fail_closed)",
+                              {},
+                              "service_unavailable",
+                              "\r\nRetry-After: 1"};
         co_return false;
       }
       // fail_open: this instance's own counters decide, as they would without `state:`.

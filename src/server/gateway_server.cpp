@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,9 +12,12 @@
 
 #include "config/loader.hpp"
 #include "gateway/cache_purge.hpp"
+#include "gateway/revocation_request.hpp"
 #include "gateway/runtime.hpp"
+#include "redis/url.hpp"
 #include "server/admin_server.hpp"
 #include "server/jwks_fetcher.hpp"
+#include "server/state_control.hpp"
 #include "server/worker.hpp"
 
 namespace bulwark::server {
@@ -35,6 +39,12 @@ tcp::endpoint resolve_listen(const config::Endpoint& endpoint) {
       resolver.resolve(endpoint.host, std::to_string(endpoint.port),
                        asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
   return results.begin()->endpoint();
+}
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level) {
@@ -62,7 +72,7 @@ struct GatewayServer::Impl {
       : config_path(std::move(path)),
         initial(std::move(config)),
         shared(worker_count(initial)),
-        admin(shared.metrics, [this] { return not_ready_reasons(); }) {
+        admin(shared.metrics, [this] { return readiness(); }) {
     shared.metrics.set_auth_reason_names(&gateway::auth_failure_reason_name);
     shared.metrics.set_cache_gauges([this]() -> std::optional<observe::CacheGauges> {
       auto runtime = admin_runtime();
@@ -80,6 +90,50 @@ struct GatewayServer::Impl {
       if (reply.status == 200) spdlog::info("cache purge: {} entries removed", reply.purged);
       return AdminServer::Reply{reply.status, std::move(reply.body)};
     });
+    admin.on_post("/auth/revoke", [this](std::string_view body) { return revoke(body); });
+    shared.metrics.set_state_gauges([this] {
+      const int64_t synced = shared.revocations_synced_ms.load(std::memory_order_relaxed);
+      return observe::StateGauges{
+          .redis_configured = state_control.load() != nullptr,
+          .redis_up = shared.state_health.up(),
+          .revocations = compile_environment.revocations->size(),
+          .revocation_sync_age_s = synced == 0 ? 0.0 : double(unix_now_ms() - synced) / 1000.0};
+    });
+  }
+
+  // POST /auth/revoke (admin thread). With shared state the revocation goes to Redis first,
+  // so that every instance refuses the token; when Redis cannot take it, this instance still
+  // refuses it and the 503 says that the others do not.
+  AdminServer::Reply revoke(std::string_view body) {
+    auto runtime = admin_runtime();
+    if (!runtime) return AdminServer::Reply{503, "{\"error\":\"service_unavailable\"}"};
+    const int64_t now_s = unix_now_ms() / 1000;
+    auto reply = gateway::parse_revocation(body, now_s, runtime->revocation_lifetime_s);
+    if (!reply.revocation) return AdminServer::Reply{reply.status, std::move(reply.body)};
+    const auth::Revocation& revocation = *reply.revocation;
+    const char* kind = revocation.kind == auth::Revocation::Kind::jti ? "jti" : "sub";
+    std::string error;
+    if (StateControl* control = state_control.load()) {
+      error = control->publish(revocation);
+      if (!error.empty()) runtime->revocations->add(revocation);
+    } else {
+      error = runtime->revocations->add(revocation);
+    }
+    if (!error.empty()) {
+      spdlog::error("revocation of {} '{}' (iss '{}') not stored everywhere: {}", kind,
+                    revocation.value, revocation.issuer, error);
+      std::string out = "{\"error\":\"service_unavailable\",\"detail\":";
+      observe::append_json_string(
+          out, state_control.load() != nullptr
+                   ? "revoked on this instance only; the shared state did not store it (" + error +
+                         "); retry"
+                   : error);
+      out += '}';
+      return AdminServer::Reply{503, std::move(out)};
+    }
+    spdlog::info("revoked {} '{}' (iss '{}') until {}", kind, revocation.value, revocation.issuer,
+                 revocation.expires_at_s);
+    return AdminServer::Reply{200, std::move(reply.body)};
   }
 
   // The current runtime, for the admin thread.
@@ -103,9 +157,54 @@ struct GatewayServer::Impl {
   Clock::time_point drain_deadline;
 
   gateway::CompileEnvironment compile_environment;
+  // The shared state's control-thread side; the current one (or null) for the admin thread.
+  std::vector<std::unique_ptr<StateControl>> state_controls;
+  std::atomic<StateControl*> state_control{nullptr};
   JwksFetcher jwks_fetcher;
   mutable std::mutex key_sets_mutex;
   std::vector<std::shared_ptr<auth::RemoteKeySet>> key_sets;  // of the current config
+
+  // The shared state settings of `runtime` on the control thread: a StateControl per
+  // settings. One replaced by a reload is kept until shutdown: the admin thread may be using it.
+  void attach_state(const gateway::Runtime& runtime) {
+    const auto& settings = runtime.config.state;
+    StateControl* now = state_control.load();
+    if (!settings) {
+      state_control.store(nullptr);
+      return;
+    }
+    if (now != nullptr && now->serves(*settings)) return;
+    state_controls.push_back(std::make_unique<StateControl>(
+        control, *settings, compile_environment.revocations, shared));
+    state_control.store(state_controls.back().get());
+    spdlog::info("shared state on {} (on_failure: {})", redis::redacted(state_url(*settings)),
+                 settings->on_failure == config::StateSettings::OnFailure::fail_open
+                     ? "fail_open"
+                     : "fail_closed");
+  }
+
+  std::string shared_state_problem() const {
+    if (state_control.load() == nullptr || shared.state_health.up()) return {};
+    return "shared state: Redis unavailable (" + shared.state_health.last_error() + ")";
+  }
+
+  AdminServer::Readiness readiness() const {
+    AdminServer::Readiness state{.reasons = not_ready_reasons(), .degraded = {}};
+    std::string problem = shared_state_problem();
+    if (problem.empty()) return state;
+    auto runtime = admin_runtime();
+    const bool closed =
+        runtime && runtime->config.state &&
+        runtime->config.state->on_failure == config::StateSettings::OnFailure::fail_closed;
+    if (closed) {
+      state.reasons.push_back(problem +
+                              "; fail_closed: routes with rate limits or "
+                              "authentication answer 503");
+    } else {
+      state.degraded.push_back(problem + "; fail_open: local rate limits and memory cache");
+    }
+    return state;
+  }
 
   std::vector<std::string> not_ready_reasons() const {
     std::vector<std::string> reasons;
@@ -162,6 +261,7 @@ struct GatewayServer::Impl {
 
   void install(const std::shared_ptr<const gateway::Runtime>& runtime,
                std::vector<WorkerConfig> configs) {
+    attach_state(*runtime);
     for (size_t w = 0; w < workers.size(); ++w) workers[w]->install(std::move(configs[w]));
     current = runtime;
     {
@@ -212,6 +312,8 @@ struct GatewayServer::Impl {
     for (auto& worker : workers) worker->stop();
     for (auto& worker : workers) worker->join();
     admin.stop();
+    state_control.store(nullptr);
+    state_controls.clear();
     workers.clear();
     spdlog::info("bulwark stopped");
     return 0;

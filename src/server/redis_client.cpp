@@ -307,6 +307,10 @@ RedisClient::~RedisClient() {
   state_->shutdown();
 }
 
+void RedisClient::close() {
+  state_->shutdown();
+}
+
 asio::awaitable<RedisResult> RedisClient::command(std::span<const std::string_view> args) {
   return State::run(state_, redis::encode_command(args));
 }

@@ -96,6 +96,10 @@ class RedisClient {
                                                  std::span<const std::string> keys,
                                                  std::span<const std::string> args);
 
+  // Fails every pending command and closes the connection for good: later commands fail at
+  // once. For an owner whose io_context goes away before the client does.
+  void close();
+
   // True while a connection is up (handshake done).
   bool connected() const;
   // Commands waiting for a reply or for the connection.

@@ -20,9 +20,10 @@ void StateHealth::failed(std::string_view layer, std::string_view error) {
   }
   if (!up_.load(std::memory_order_relaxed)) return;
   if (!up_.exchange(false)) return;
-  spdlog::error("shared state: Redis unavailable ({}: {}); the failure policy applies until it "
-                "answers again",
-                layer, error);
+  spdlog::error(
+      "shared state: Redis unavailable ({}: {}); the failure policy applies until it "
+      "answers again",
+      layer, error);
 }
 
 std::string StateHealth::last_error() const {

@@ -62,7 +62,11 @@ Worker::~Worker() {
   mailbox_descriptor_.reset();
   sweep_timer_.reset();
   pools_.clear();
+  // Connections hold the state by shared_ptr and die with the io_context: close its Redis
+  // connection while the io_context still exists.
+  if (state_) state_->client().close();
   io_.reset();
+  state_.reset();
 }
 
 void Worker::listen(const tcp::endpoint& endpoint) {

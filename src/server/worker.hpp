@@ -31,7 +31,12 @@ struct SharedState {
   std::atomic<uint32_t> open_connections{0};
   std::atomic<bool> draining{false};
   StateHealth state_health;
+  // Unix ms of the last read of the shared revocation list (state: only).
+  std::atomic<int64_t> revocations_synced_ms{0};
 };
+
+// fail_closed refuses authenticated requests once the revocations held are older than this.
+inline constexpr int64_t kRevocationStalenessMs = 2000;
 
 // What a worker needs to serve one config generation.
 struct WorkerConfig {

@@ -763,7 +763,7 @@ TEST_F(AuthStageLog, SuccessLogsNothing) {
 // ---- reason names ----
 
 TEST(AuthFailureReasonName, AuthLayerReasonsFirst) {
-  for (std::size_t i = 0; i <= slot_of(auth::AuthFailure::crypto_error); ++i) {
+  for (std::size_t i = 0; i <= slot_of(auth::AuthFailure::revoked); ++i) {
     EXPECT_EQ(auth_failure_reason_name(i), auth::reason_name(static_cast<auth::AuthFailure>(i)))
         << "slot " << i;
     EXPECT_NE(auth_failure_reason_name(i), "") << "slot " << i;
@@ -781,7 +781,7 @@ TEST(AuthFailureReasonName, StageReasons) {
 }
 
 TEST(AuthFailureReasonName, UnusedSlotsAreEmpty) {
-  for (std::size_t i = slot_of(auth::AuthFailure::crypto_error) + 1; i < kMissingTokenSlot; ++i) {
+  for (std::size_t i = slot_of(auth::AuthFailure::revoked) + 1; i < kMissingTokenSlot; ++i) {
     EXPECT_EQ(auth_failure_reason_name(i), "") << "slot " << i;
   }
   for (std::size_t i = kInsufficientScopeSlot + 1; i < kAuthReasonSlots + 10; ++i) {

@@ -1,0 +1,49 @@
+#pragma once
+// The shared state's work that belongs to no request, on the control thread (the main
+// thread's io_context): the revocation list kept equal to Redis, a tick that turns its
+// freshness into StateHealth and SharedState::revocations_synced_ms, and the admin
+// listener's calls (revoke, purge), which block the admin thread for at most a few command
+// timeouts. One per state settings: a reload that changes them makes a new one.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "auth/revocation_list.hpp"
+#include "config/config.hpp"
+#include "server/redis_client.hpp"
+#include "server/revocation_sync.hpp"
+#include "server/worker.hpp"
+
+namespace bulwark::server {
+
+class StateControl {
+ public:
+  StateControl(boost::asio::io_context& control, const config::StateSettings& settings,
+               std::shared_ptr<auth::RevocationList> revocations, SharedState& shared);
+  // On the control thread.
+  ~StateControl();
+  StateControl(const StateControl&) = delete;
+  StateControl& operator=(const StateControl&) = delete;
+
+  bool serves(const config::StateSettings& settings) const;
+
+  // From the admin thread: stores the revocation in Redis (then in this instance's list);
+  // "" on success, else why it is not stored.
+  std::string publish(const auth::Revocation& revocation);
+
+ private:
+  void tick();
+
+  boost::asio::io_context& control_;
+  config::StateSettings settings_;
+  SharedState& shared_;
+  RedisClient client_;
+  RevocationSync sync_;
+  boost::asio::steady_timer timer_;
+};
+
+}  // namespace bulwark::server
