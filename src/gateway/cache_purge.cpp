@@ -78,7 +78,9 @@ PurgeReply purge_cache(const Runtime& runtime, std::string_view body) {
   std::string path = target.path;
   if (request.prefix) {
     if (target.has_query) (path += '?') += target.query;
-    return purged_reply(runtime.cache_store->purge(request.host, path, true));
+    auto reply = purged_reply(runtime.cache_store->purge(request.host, path, true));
+    reply.targets.push_back({request.host, path, true});
+    return reply;
   }
   // The key's form of the path and query: that of each caching route (built for an empty
   // authority, a URL key is its path part). Without a host the route is not known, so every
@@ -91,7 +93,9 @@ PurgeReply purge_cache(const Runtime& runtime, std::string_view body) {
   }
   uint64_t purged = 0;
   for (const auto& form : forms) purged += runtime.cache_store->purge(request.host, form, false);
-  return purged_reply(purged);
+  auto reply = purged_reply(purged);
+  for (auto& form : forms) reply.targets.push_back({request.host, std::move(form), false});
+  return reply;
 }
 
 }  // namespace bulwark::gateway

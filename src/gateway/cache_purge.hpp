@@ -14,15 +14,24 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/runtime.hpp"
 
 namespace bulwark::gateway {
 
+// One purge as applied to the memory store, for a shared store to apply too.
+struct PurgeTarget {
+  std::string host;
+  std::string path;
+  bool prefix = false;
+};
+
 struct PurgeReply {
   unsigned status = 200;
   std::string body;  // JSON
   uint64_t purged = 0;
+  std::vector<PurgeTarget> targets;  // what was purged (status 200)
 };
 
 PurgeReply purge_cache(const Runtime& runtime, std::string_view body);

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory_resource>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -378,6 +379,14 @@ class ClientConnection final : public Deadline {
   // A follower of another request's miss: waits for it, then looks again. True when the
   // cache can now answer (cache_ says how).
   asio::awaitable<bool> wait_for_leader(const gateway::CompiledCache& config);
+  // The shared cache (L2) after a miss in memory: its copy, or another instance's fetch to
+  // wait for. True when the request is now answered from the cache (cache_ says how).
+  asio::awaitable<bool> look_up_shared(const gateway::CompiledCache& config);
+  bool adopt_shared(std::shared_ptr<const cache::Entry> entry,
+                    const gateway::CompiledCache& config);
+  void share(std::shared_ptr<const cache::Entry> entry);
+  void release_shared_lock();
+  void unshare(const std::string& uri_key);
   // Answers from cache_.entry; `forwarded` (the upstream was asked: 304, or an error for
   // stale-if-error) names the Cache-Status, else it is a hit.
   asio::awaitable<bool> reply_from_cache(const gateway::ForwardStatus* forwarded);
@@ -505,6 +514,8 @@ class ClientConnection final : public Deadline {
   gateway::LimitOutcome limit_outcome_;
   gateway::LimitPlan limit_plan_;       // for the shared store, which answers after a co_await
   std::shared_ptr<WorkerState> state_;  // the worker's, held for the request being served
+  // Set while this request holds the shared cache's lock for its key (it leads the instances).
+  std::string shared_lock_token_;
   std::string limit_lines_;  // rate-limit fields for this response ("Name: value\r\n" lines)
   std::string cache_lines_;  // Age / Cache-Status for this response
   std::string gateway_lines_;
@@ -754,6 +765,7 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
       if (config.coalesce_timeout.count() > 0 && !cache_.head && gateway::coalescible(cache_)) {
         coalesced = co_await wait_for_leader(config);
       }
+      if (!coalesced && state_) coalesced = co_await look_up_shared(config);
       if (coalesced) {
         if (cache_collapsed_) metrics.cache_coalesced();
         record_cache(cache_.action == gateway::CacheAction::hit
@@ -772,7 +784,132 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
     keep_alive = co_await proxy(route, parser);
   }
   cache_flight_.finish();  // also when the upstream failed: followers need not wait it out
+  release_shared_lock();
   co_return keep_alive;
+}
+
+asio::awaitable<bool> ClientConnection::look_up_shared(const gateway::CompiledCache& config) {
+  using Layer = observe::MetricsShard::StateLayer;
+  using Shared = observe::MetricsShard::SharedCacheResult;
+  auto state = state_;  // held across the awaits
+  auto& metrics = worker_.metrics();
+  auto found =
+      co_await state->cache().lookup(cache_.uri_key, cache_.identity, cache_.request_lines);
+  const bool answered = found.entry || found.error.empty();
+  metrics.state_call(Layer::cache, answered);
+  if (!answered) {
+    // The cache never fails a request: without Redis this instance's memory serves alone.
+    state->health().failed("cache", found.error);
+    metrics.state_fallback(Layer::cache, false);
+    co_return false;
+  }
+  state->health().succeeded();
+  if (found.entry && adopt_shared(std::move(found.entry), config)) {
+    metrics.cache_shared(Shared::hit);
+    co_return true;
+  }
+  metrics.cache_shared(Shared::miss);
+  // One instance fetches a missing key for all: the others wait for its shared copy.
+  if (cache_.action != gateway::CacheAction::miss || cache_.head ||
+      config.coalesce_timeout.count() == 0) {
+    co_return false;
+  }
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::string token = std::to_string(random());
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(config.coalesce_timeout);
+  const std::optional<bool> leads =
+      co_await state->cache().try_lock(cache_.uri_key, cache_.identity, token, wait);
+  if (!leads) co_return false;
+  if (*leads) {
+    shared_lock_token_ = std::move(token);
+    // The leader before us may have shared its copy and let go of the lock since our look:
+    // look again before going upstream.
+    auto again =
+        co_await state->cache().lookup(cache_.uri_key, cache_.identity, cache_.request_lines);
+    if (!again.entry || !adopt_shared(std::move(again.entry), config)) co_return false;
+    release_shared_lock();
+    metrics.cache_shared(Shared::waited);
+    cache_collapsed_ = true;
+    co_return true;
+  }
+  arm(Phase::upstream_wait, config.coalesce_timeout + std::chrono::seconds(1));
+  auto waited = co_await state->cache().wait_for_leader(cache_.uri_key, cache_.identity,
+                                                        cache_.request_lines, wait);
+  if (!waited.entry || !adopt_shared(std::move(waited.entry), config)) co_return false;
+  metrics.cache_shared(Shared::waited);
+  cache_collapsed_ = true;
+  co_return true;
+}
+
+// Takes a shared copy into this instance's memory when it is newer than what memory held,
+// and decides with it. True when it answers the request as it stands.
+bool ClientConnection::adopt_shared(std::shared_ptr<const cache::Entry> entry,
+                                    const gateway::CompiledCache& config) {
+  if (cache_.entry && entry->response_time <= cache_.entry->response_time) return false;
+  runtime_->cache_store->insert(entry);
+  gateway::decide(config, std::move(entry), now_seconds(), cache_);
+  return cache_.action == gateway::CacheAction::hit ||
+         cache_.action == gateway::CacheAction::hit_and_refresh;
+}
+
+namespace {
+
+asio::awaitable<void> share_entry(std::shared_ptr<WorkerState> state,
+                                  std::shared_ptr<const cache::Entry> entry, std::string lock_token,
+                                  observe::MetricsShard* metrics) {
+  using Layer = observe::MetricsShard::StateLayer;
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::string error = co_await state->cache().insert(entry, now);
+  metrics->state_call(Layer::cache, error.empty());
+  if (error.empty()) {
+    metrics->cache_shared(observe::MetricsShard::SharedCacheResult::stored);
+  } else {
+    state->health().failed("cache", error);
+  }
+  if (!lock_token.empty()) {
+    co_await state->cache().unlock(entry->uri_key, entry->identity, lock_token);
+  }
+}
+
+asio::awaitable<void> unlock_shared(std::shared_ptr<WorkerState> state, std::string uri_key,
+                                    std::string identity, std::string lock_token) {
+  co_await state->cache().unlock(uri_key, identity, lock_token);
+}
+
+asio::awaitable<void> invalidate_shared(std::shared_ptr<WorkerState> state, std::string uri_key,
+                                        observe::MetricsShard* metrics) {
+  const std::string error = co_await state->cache().invalidate(uri_key);
+  metrics->state_call(observe::MetricsShard::StateLayer::cache, error.empty());
+  if (!error.empty()) state->health().failed("cache", error);
+}
+
+}  // namespace
+
+// Writes what memory just took to the shared cache too, in the background (the response is
+// not held for it), and hands over the lock this request held for the key.
+void ClientConnection::share(std::shared_ptr<const cache::Entry> entry) {
+  if (!state_) return;
+  asio::co_spawn(
+      client_.get_executor(),
+      share_entry(state_, std::move(entry), std::move(shared_lock_token_), &worker_.metrics()),
+      asio::detached);
+  shared_lock_token_.clear();
+}
+
+void ClientConnection::release_shared_lock() {
+  if (shared_lock_token_.empty() || !state_) return;
+  asio::co_spawn(
+      client_.get_executor(),
+      unlock_shared(state_, cache_.uri_key, cache_.identity, std::move(shared_lock_token_)),
+      asio::detached);
+  shared_lock_token_.clear();
+}
+
+void ClientConnection::unshare(const std::string& uri_key) {
+  if (!state_) return;
+  asio::co_spawn(client_.get_executor(), invalidate_shared(state_, uri_key, &worker_.metrics()),
+                 asio::detached);
 }
 
 asio::awaitable<bool> ClientConnection::wait_for_leader(const gateway::CompiledCache& config) {
@@ -957,7 +1094,11 @@ void ClientConnection::finish_cache_store(bool complete) {
   auto entry = std::move(cache_pending_);
   if (entry && complete && !cache_capture_overflow_) {
     entry->body = std::make_shared<const std::string>(std::move(cache_body_));
-    if (runtime_->cache_store->insert(std::move(entry))) worker_.metrics().cache_stored();
+    std::shared_ptr<const cache::Entry> stored = std::move(entry);
+    if (runtime_->cache_store->insert(stored)) {
+      worker_.metrics().cache_stored();
+      share(std::move(stored));
+    }
   }
   // An idle keep-alive connection keeps no copy buffer of up to max_object.
   if (cache_body_.capacity() > kChunkBytes) std::string().swap(cache_body_);
@@ -995,11 +1136,13 @@ uint64_t ClientConnection::invalidate_target(std::string_view path, std::string_
   set_cache_authority();
   cache::build_uri_key(cache_authority_, path, query, has_query, options, key);
   uint64_t removed = runtime_->cache_store->invalidate(key);
+  unshare(key);
   if (cache_authority_ != host_) {
     // `Host: example.test:80` changes what `example.test` serves too (not other ports: a
     // scan of every entry per unsafe request would cost too much).
     cache::build_uri_key(host_, path, query, has_query, options, key);
     removed += runtime_->cache_store->invalidate(key);
+    unshare(key);
   }
   return removed;
 }
@@ -1396,7 +1539,7 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
       auto fresh = cache::freshen(*cache_.entry, lines, cache_request_time_, now_seconds(),
                                   cache_config_->heuristic_freshness);
       if (gateway::may_keep(cache_, *fresh)) {
-        runtime_->cache_store->insert(fresh);
+        if (runtime_->cache_store->insert(fresh)) share(fresh);
       } else {
         runtime_->cache_store->remove(*cache_.entry);
       }
@@ -1702,6 +1845,7 @@ void ClientConnection::end_exchange() {
   cache_config_ = nullptr;
   cache_.clear();
   cache_flight_ = {};
+  release_shared_lock();
   cache_pending_.reset();
   cache_capture_overflow_ = false;
   validating_ = false;

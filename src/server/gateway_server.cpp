@@ -87,7 +87,9 @@ struct GatewayServer::Impl {
       auto runtime = admin_runtime();
       if (!runtime) return AdminServer::Reply{503, "{\"error\":\"service_unavailable\"}"};
       auto reply = gateway::purge_cache(*runtime, body);
-      if (reply.status == 200) spdlog::info("cache purge: {} entries removed", reply.purged);
+      if (reply.status != 200) return AdminServer::Reply{reply.status, std::move(reply.body)};
+      spdlog::info("cache purge: {} entries removed", reply.purged);
+      if (StateControl* control = state_control.load()) return purge_shared(*control, reply);
       return AdminServer::Reply{reply.status, std::move(reply.body)};
     });
     admin.on_post("/auth/revoke", [this](std::string_view body) { return revoke(body); });
@@ -99,6 +101,28 @@ struct GatewayServer::Impl {
           .revocations = compile_environment.revocations->size(),
           .revocation_sync_age_s = synced == 0 ? 0.0 : double(unix_now_ms() - synced) / 1000.0};
     });
+  }
+
+  // The shared cache's part of a purge, after this instance's memory.
+  static AdminServer::Reply purge_shared(StateControl& control, const gateway::PurgeReply& local) {
+    uint64_t shared = 0;
+    for (const auto& target : local.targets) {
+      auto [removed, error] = control.purge(target.host, target.path, target.prefix);
+      shared += removed;
+      if (!error.empty()) {
+        spdlog::error("cache purge: the shared cache was not purged: {}", error);
+        std::string out = "{\"error\":\"service_unavailable\",\"detail\":";
+        observe::append_json_string(out, "purged " + std::to_string(local.purged) +
+                                             " entries from this instance's memory, but not the "
+                                             "shared cache (" +
+                                             error + "); retry");
+        out += '}';
+        return AdminServer::Reply{503, std::move(out)};
+      }
+    }
+    spdlog::info("cache purge: {} URLs removed from the shared cache", shared);
+    return AdminServer::Reply{200, "{\"purged\":" + std::to_string(local.purged) +
+                                       ",\"shared_purged\":" + std::to_string(shared) + "}"};
   }
 
   // POST /auth/revoke (admin thread). With shared state the revocation goes to Redis first,
@@ -295,6 +319,11 @@ struct GatewayServer::Impl {
     } catch (const std::exception& e) {
       spdlog::critical("cannot start: {}", e.what());
       return 1;
+    }
+    if (StateControl* state = state_control.load(); state && !state->wait_for_first_sync()) {
+      spdlog::error("shared state: no answer from Redis at startup ({}); serving by the failure "
+                    "policy until it answers",
+                    shared.state_health.last_error());
     }
     for (auto& worker : workers) worker->start();
     jwks_fetcher.start();

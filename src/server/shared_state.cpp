@@ -2,18 +2,35 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace bulwark::server {
 
+namespace {
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 void StateHealth::succeeded() {
+  succeeded_at(unix_ms());
+}
+
+void StateHealth::succeeded_at(int64_t at_ms) {
   if (up_.load(std::memory_order_relaxed)) return;
+  if (at_ms <= last_failure_ms_.load(std::memory_order_relaxed)) return;
   // exchange: of many workers seeing Redis back at once, one logs it.
   if (up_.exchange(true)) return;
   spdlog::info("shared state: Redis answers again; limits, cache and revocations are shared again");
 }
 
 void StateHealth::failed(std::string_view layer, std::string_view error) {
+  last_failure_ms_.store(unix_ms(), std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);
     last_error_ = std::string(layer) + ": " + std::string(error);
@@ -43,7 +60,12 @@ WorkerState::WorkerState(boost::asio::any_io_executor executor,
     : settings_(settings),
       health_(health),
       client_(std::move(executor), state_url(settings)),
-      limits_(client_, settings.prefix) {}
+      limits_(client_, settings.prefix),
+      cache_(client_, shared_cache_prefix(settings), settings.cache_max_object_bytes) {}
+
+std::string shared_cache_prefix(const config::StateSettings& settings) {
+  return settings.prefix + ":c:";
+}
 
 bool WorkerState::serves(const config::StateSettings& settings) const {
   return settings.redis_url == settings_.redis_url && settings.prefix == settings_.prefix &&

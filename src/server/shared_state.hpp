@@ -21,6 +21,7 @@
 
 #include "config/config.hpp"
 #include "redis/url.hpp"
+#include "server/redis_cache_store.hpp"
 #include "server/redis_client.hpp"
 #include "server/redis_limit_store.hpp"
 
@@ -28,8 +29,11 @@ namespace bulwark::server {
 
 class StateHealth {
  public:
-  // A call that got an answer.
+  // A call that got an answer now.
   void succeeded();
+  // An answer that came at `at_ms` (unix ms): it only says Redis is back when it is newer
+  // than the last failure (a poll that succeeded just before Redis died says nothing).
+  void succeeded_at(int64_t at_ms);
   // A call that got none: `layer` ("rate limits", "cache", "revocations") and why.
   void failed(std::string_view layer, std::string_view error);
   bool up() const { return up_.load(std::memory_order_relaxed); }
@@ -37,6 +41,7 @@ class StateHealth {
 
  private:
   std::atomic<bool> up_{true};
+  std::atomic<int64_t> last_failure_ms_{0};
   mutable std::mutex mutex_;
   std::string last_error_;
 };
@@ -57,13 +62,18 @@ class WorkerState {
   StateHealth& health() { return health_; }
   RedisClient& client() { return client_; }
   RedisLimitStore& limits() { return limits_; }
+  RedisCacheStore& cache() { return cache_; }
 
  private:
   config::StateSettings settings_;
   StateHealth& health_;
   RedisClient client_;
   RedisLimitStore limits_;
+  RedisCacheStore cache_;
 };
+
+// The shared cache's key prefix under the state prefix.
+std::string shared_cache_prefix(const config::StateSettings& settings);
 
 // The URL of `settings` (the loader checked it).
 redis::RedisUrl state_url(const config::StateSettings& settings);

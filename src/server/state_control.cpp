@@ -29,6 +29,7 @@ StateControl::StateControl(asio::io_context& control, const config::StateSetting
       shared_(shared),
       client_(control.get_executor(), state_url(settings)),
       sync_(client_, settings.prefix, std::move(revocations), kPollInterval),
+      cache_(client_, shared_cache_prefix(settings), settings.cache_max_object_bytes),
       timer_(control) {
   sync_.start();
   tick();
@@ -52,7 +53,7 @@ void StateControl::tick() {
       std::chrono::duration_cast<std::chrono::milliseconds>(client_.url().command_timeout);
   const int64_t bound = (kPollInterval + timeout + kTick).count();
   if (synced != 0 && unix_ms() - synced <= bound) {
-    shared_.state_health.succeeded();
+    shared_.state_health.succeeded_at(synced);
   } else if (synced != 0 || client_.stats().failures > 0) {
     shared_.state_health.failed("revocations", "no answer from Redis for the revocation poll");
   }
@@ -62,12 +63,36 @@ void StateControl::tick() {
   });
 }
 
+bool StateControl::wait_for_first_sync() {
+  const auto limit = client_.url().connect_timeout + client_.url().command_timeout + kPollInterval;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (sync_.last_sync_ms() == 0 && std::chrono::steady_clock::now() < deadline) {
+    control_.run_one_for(std::chrono::milliseconds(20));
+  }
+  control_.restart();
+  shared_.revocations_synced_ms.store(sync_.last_sync_ms(), std::memory_order_relaxed);
+  return sync_.last_sync_ms() != 0;
+}
+
 std::string StateControl::publish(const auth::Revocation& revocation) {
   auto done = asio::co_spawn(
       control_, [this, revocation]() { return sync_.publish(revocation); }, asio::use_future);
   // The client's timeouts bound the call; this only guards against a stopped control loop.
   if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
     return "revocation not stored: the control loop did not answer";
+  }
+  return done.get();
+}
+
+std::pair<uint64_t, std::string> StateControl::purge(const std::string& host,
+                                                     const std::string& path, bool prefix) {
+  auto done = asio::co_spawn(
+      control_, [this, host, path, prefix]() { return cache_.purge(host, path, prefix); },
+      asio::use_future);
+  // A SCAN over a large keyspace takes many round trips: each is bounded by the command
+  // timeout; this bounds the whole for the admin caller.
+  if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return {0, "the shared cache purge did not finish within 30 s"};
   }
   return done.get();
 }

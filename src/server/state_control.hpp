@@ -14,6 +14,7 @@
 
 #include "auth/revocation_list.hpp"
 #include "config/config.hpp"
+#include "server/redis_cache_store.hpp"
 #include "server/redis_client.hpp"
 #include "server/revocation_sync.hpp"
 #include "server/worker.hpp"
@@ -31,9 +32,18 @@ class StateControl {
 
   bool serves(const config::StateSettings& settings) const;
 
+  // At startup, before anything listens: runs the control loop until the first read of the
+  // shared revocations (or connect + command timeout), so that the first requests are
+  // checked against them. False when Redis did not answer in time.
+  bool wait_for_first_sync();
+
   // From the admin thread: stores the revocation in Redis (then in this instance's list);
   // "" on success, else why it is not stored.
   std::string publish(const auth::Revocation& revocation);
+  // From the admin thread: the shared cache's part of a purge (cache_purge.hpp's matching).
+  // How many URLs were removed, and the error that stopped it ("" when it went through).
+  std::pair<uint64_t, std::string> purge(const std::string& host, const std::string& path,
+                                         bool prefix);
 
  private:
   void tick();
@@ -43,6 +53,7 @@ class StateControl {
   SharedState& shared_;
   RedisClient client_;
   RevocationSync sync_;
+  RedisCacheStore cache_;
   boost::asio::steady_timer timer_;
 };
 
