@@ -17,37 +17,85 @@ namespace {
 constexpr const char* kGcraLua = R"lua(
 local FAR = 9007199254740992 -- 2^53: "at least this far ahead"
 local BILLION = 1000000000
+local tonumber, fmod, find, sub, format = tonumber, math.fmod, string.find, string.sub, string.format
+local call = redis.call
 
--- a - a mod b is an exact multiple of b, so the division is exact too.
-local function floor_div(a, b)
-  return (a - math.fmod(a, b)) / b
+-- Redis 3.2 to 4 need this to write after TIME; later versions always replicate effects.
+if redis.replicate_commands then
+  redis.replicate_commands()
 end
 
--- Decimal nanoseconds -> seconds, nanoseconds within the second; nil unless digits.
-local function split(s)
-  if type(s) ~= 'string' or #s == 0 or #s > 19 or s:find('%D') then
-    return nil
-  end
-  if #s <= 9 then
-    return 0, tonumber(s)
-  end
-  return tonumber(s:sub(1, -10)), tonumber(s:sub(-9))
+local function fail(what)
+  return redis.error_reply('ERR bulwark gcra: ' .. what)
 end
 
--- A decimal count that fits exactly in a double, else nil.
+-- A count bulwark sent: a whole number in [0, 2^53], else nil.
 local function count(s)
-  if type(s) ~= 'string' or #s == 0 or #s > 16 or s:find('%D') then
-    return nil
-  end
   local n = tonumber(s)
-  if n > FAR then
+  if not n or n < 0 or n > FAR or fmod(n, 1) ~= 0 then
     return nil
   end
   return n
 end
 
--- How far (tat_s, tat_n) is ahead of (now_s, now_n): 0 when behind, FAR when beyond 2^53.
-local function ahead(tat_s, tat_n, now_s, now_n)
+-- a - a mod b is an exact multiple of b, so the division is exact too.
+local function floor_div(a, b)
+  return (a - fmod(a, b)) / b
+end
+
+-- Decimal nanoseconds -> seconds, nanoseconds within the second; nil unless digits.
+local function split(s)
+  if not s or #s == 0 or #s > 19 or find(s, '%D') then
+    return nil
+  end
+  if #s <= 9 then
+    return 0, tonumber(s)
+  end
+  return tonumber(sub(s, 1, -10)), tonumber(sub(s, -9))
+end
+
+local nkeys = #KEYS
+local groups = count(ARGV[2])
+if not groups or groups < 1 or #ARGV ~= 2 + 2 * groups + 3 * nkeys then
+  return fail('bad argument count')
+end
+local base = 2 + 2 * groups
+local T, CAPACITY, COST = {}, {}, {}
+for i = 1, nkeys do
+  local at = base + 3 * i
+  local t, tau, cost = count(ARGV[at - 2]), count(ARGV[at - 1]), count(ARGV[at])
+  if not (t and tau and cost) or t < 1 or cost < 1 or t + tau >= FAR then
+    return fail('bad parameters for key ' .. i)
+  end
+  T[i], CAPACITY[i], COST[i] = t, t + tau, cost
+end
+local sizes, total = {}, 0
+for g = 1, groups do
+  local enforced, independent = count(ARGV[1 + 2 * g]), count(ARGV[2 + 2 * g])
+  if not enforced or not independent then
+    return fail('bad group size')
+  end
+  sizes[g] = enforced
+  total = total + enforced + independent
+  sizes[groups + g] = independent
+end
+if total ~= nkeys then
+  return fail('bad group sizes')
+end
+
+local now_s, now_n
+if ARGV[1] == '' then
+  local time = call('TIME')
+  now_s, now_n = tonumber(time[1]), tonumber(time[2]) * 1000
+else
+  now_s, now_n = split(ARGV[1])
+  if not now_s then
+    return fail('bad now')
+  end
+end
+
+-- How far (tat_s, tat_n) is ahead of now: 0 when behind, FAR when beyond 2^53.
+local function ahead(tat_s, tat_n)
   local ds = tat_s - now_s
   if ds < 0 then
     return 0
@@ -62,33 +110,6 @@ local function ahead(tat_s, tat_n, now_s, now_n)
   return d
 end
 
--- (now_s, now_n) + d, as seconds and nanoseconds.
-local function later(now_s, now_n, d)
-  local s = now_s + floor_div(d, BILLION)
-  local n = now_n + math.fmod(d, BILLION)
-  if n >= BILLION then
-    s = s + 1
-    n = n - BILLION
-  end
-  return s, n
-end
-
-local function decimal(s, n)
-  if s == 0 then
-    return string.format('%d', n)
-  end
-  return string.format('%.0f%09d', s, n)
-end
-
--- The key's TTL: until it is idle again, in whole milliseconds rounded up.
-local function ttl_ms(d)
-  local ms = floor_div(d, 1000000)
-  if math.fmod(d, 1000000) > 0 then
-    ms = ms + 1
-  end
-  return string.format('%.0f', math.max(ms, 1))
-end
-
 local function remaining_at(fill, capacity, t)
   if fill >= capacity then
     return 0
@@ -96,111 +117,92 @@ local function remaining_at(fill, capacity, t)
   return floor_div(capacity - fill, t)
 end
 
--- allowed, retry_after, remaining, reset, after (0 unless allowed).
-local function decide(fill, t, capacity, cost)
-  if cost > floor_div(capacity, t) then -- cost * T > T + tau: never
-    return 0, -1, remaining_at(fill, capacity, t), fill, 0
+-- Stores now + after (whole ns) with a TTL until the key is idle again (ms, rounded up).
+local function commit(key, after)
+  local s = now_s + floor_div(after, BILLION)
+  local n = now_n + fmod(after, BILLION)
+  if n >= BILLION then
+    s, n = s + 1, n - BILLION
   end
-  local room = capacity - cost * t -- fill <= room  <=>  fill + cost * T <= capacity
-  if fill <= room then
-    local after = fill + cost * t
-    return 1, 0, remaining_at(after, capacity, t), after, after
+  local ms = floor_div(after, 1000000)
+  if fmod(after, 1000000) > 0 or ms < 1 then
+    ms = ms + 1
   end
-  return 0, fill - room, remaining_at(fill, capacity, t), fill, 0
-end
-
-local function stored(key)
-  local s, n = split(redis.call('GET', key))
-  if not s then
-    return 0, 0
-  end
+  local tat = s == 0 and format('%d', n) or format('%.0f%09d', s, n)
+  call('SET', key, tat, 'PX', format('%.0f', ms))
   return s, n
 end
 
--- Redis 3.2 to 4 need this to write after TIME; later versions always replicate effects.
-if redis.replicate_commands then
-  redis.replicate_commands()
+local out = {}
+local o = 0
+local function push(a, b, c, d)
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = a, b, c, d
+  o = o + 4
 end
 
-local nkeys = #KEYS
-local enforced = count(ARGV[2])
-if #ARGV ~= 2 + 3 * nkeys or not enforced or enforced > nkeys then
-  return redis.error_reply('ERR bulwark gcra: bad argument count')
-end
-local T, CAPACITY, COST = {}, {}, {}
-for i = 1, nkeys do
-  local t, tau, cost = count(ARGV[3 * i]), count(ARGV[3 * i + 1]), count(ARGV[3 * i + 2])
-  if not (t and tau and cost) or t < 1 or cost < 1 or t + tau >= FAR then
-    return redis.error_reply('ERR bulwark gcra: bad parameters for key ' .. i)
+local key_index = 0
+for g = 1, groups do
+  local enforced, independent = sizes[g], sizes[groups + g]
+  local first = key_index + 1
+  local last = key_index + enforced
+  -- The enforced checks: each sees the TATs the ones before it left (the same key twice
+  -- counts twice); all are committed, or none.
+  local chained_s, chained_n = {}, {}
+  local fills, own_fills, afters, passed = {}, {}, {}, 1
+  for i = first, last do
+    local key, t, capacity, cost = KEYS[i], T[i], CAPACITY[i], COST[i]
+    local s, n = split(call('GET', key))
+    local own = s and ahead(s, n) or 0
+    local fill = own
+    if chained_s[key] then
+      fill = ahead(chained_s[key], chained_n[key])
+    end
+    fills[i], own_fills[i] = fill, own
+    local after = fill + cost * t
+    if cost > floor_div(capacity, t) or after > capacity then
+      passed = 0
+    else
+      afters[i] = after
+      local s = now_s + floor_div(after, BILLION)
+      local n = now_n + fmod(after, BILLION)
+      if n >= BILLION then
+        s, n = s + 1, n - BILLION
+      end
+      chained_s[key], chained_n[key] = s, n
+    end
   end
-  T[i], CAPACITY[i], COST[i] = t, t + tau, cost
-end
-
-local now_s, now_n
-if ARGV[1] == '' then
-  local time = redis.call('TIME')
-  now_s, now_n = tonumber(time[1]), tonumber(time[2]) * 1000
-else
-  now_s, now_n = split(ARGV[1])
-  if not now_s then
-    return redis.error_reply('ERR bulwark gcra: bad now')
+  o = o + 1
+  out[o] = passed
+  for i = first, last do
+    local t, capacity, cost, fill, after = T[i], CAPACITY[i], COST[i], fills[i], afters[i]
+    if passed == 1 then
+      commit(KEYS[i], after)
+      push(1, 0, remaining_at(after, capacity, t), after)
+    elseif after then -- would have passed: its state as stored, without this request
+      local own = own_fills[i]
+      push(1, 0, remaining_at(own, capacity, t), own)
+    elseif cost > floor_div(capacity, t) then -- more than the whole burst: never
+      push(0, -1, remaining_at(fill, capacity, t), fill)
+    else
+      push(0, fill + cost * t - capacity, remaining_at(fill, capacity, t), fill)
+    end
   end
-end
-
-local function commit(key, s, n, after)
-  redis.call('SET', key, decimal(s, n), 'PX', ttl_ms(after))
-end
-
-local function push(out, allowed, retry, remaining, reset)
-  out[#out + 1] = allowed
-  out[#out + 1] = retry
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
-end
-
--- The enforced group: each check sees the TATs the ones before it left (the same key twice
--- counts twice); all are committed, or none.
-local out = {1}
-local decisions = {}
-local chained = {}
-for i = 1, enforced do
-  local key = KEYS[i]
-  local stored_s, stored_n = stored(key)
-  local tat = chained[key] or {stored_s, stored_n}
-  local fill = ahead(tat[1], tat[2], now_s, now_n)
-  local allowed, retry, remaining, reset, after = decide(fill, T[i], CAPACITY[i], COST[i])
-  local d = {allowed, retry, remaining, reset, after, stored_s, stored_n}
-  if allowed == 1 then
-    d[8], d[9] = later(now_s, now_n, after)
-    chained[key] = {d[8], d[9]}
-  else
-    out[1] = 0
+  -- Independent checks: each decided and committed on its own.
+  for i = last + 1, last + independent do
+    local key, t, capacity, cost = KEYS[i], T[i], CAPACITY[i], COST[i]
+    local s, n = split(call('GET', key))
+    local fill = s and ahead(s, n) or 0
+    local after = fill + cost * t
+    if cost > floor_div(capacity, t) then
+      push(0, -1, remaining_at(fill, capacity, t), fill)
+    elseif after <= capacity then
+      commit(key, after)
+      push(1, 0, remaining_at(after, capacity, t), after)
+    else
+      push(0, after - capacity, remaining_at(fill, capacity, t), fill)
+    end
   end
-  decisions[i] = d
-end
-for i = 1, enforced do
-  local d = decisions[i]
-  if out[1] == 1 then
-    commit(KEYS[i], d[8], d[9], d[5])
-    push(out, 1, 0, d[3], d[4])
-  elseif d[1] == 1 then -- would have passed: its state without this request
-    local fill = ahead(d[6], d[7], now_s, now_n)
-    push(out, 1, 0, remaining_at(fill, CAPACITY[i], T[i]), fill)
-  else
-    push(out, 0, d[2], d[3], d[4])
-  end
-end
-
--- Independent checks: each decided and committed on its own.
-for i = enforced + 1, nkeys do
-  local stored_s, stored_n = stored(KEYS[i])
-  local fill = ahead(stored_s, stored_n, now_s, now_n)
-  local allowed, retry, remaining, reset, after = decide(fill, T[i], CAPACITY[i], COST[i])
-  if allowed == 1 then
-    local s, n = later(now_s, now_n, after)
-    commit(KEYS[i], s, n, after)
-  end
-  push(out, allowed, retry, remaining, reset)
+  key_index = last + independent
 end
 return out
 )lua";
@@ -308,45 +310,71 @@ bool redis_gcra_exact(const GcraParams& params) noexcept {
 void gcra_script_call(std::string_view prefix, std::span<const LimitCheck> enforced,
                       std::span<const LimitCheck> independent, std::optional<int64_t> now_unix_ns,
                       std::vector<std::string>& keys, std::vector<std::string>& args) {
+  const GcraGroup group{enforced, independent};
+  gcra_batch_call(prefix, {&group, 1}, now_unix_ns, keys, args);
+}
+
+void gcra_batch_call(std::string_view prefix, std::span<const GcraGroup> groups,
+                     std::optional<int64_t> now_unix_ns, std::vector<std::string>& keys,
+                     std::vector<std::string>& args) {
   keys.clear();
   args.clear();
-  keys.reserve(enforced.size() + independent.size());
-  args.reserve(2 + 3 * (enforced.size() + independent.size()));
   args.push_back(now_unix_ns ? std::to_string(std::max<int64_t>(*now_unix_ns, 0)) : "");
-  args.push_back(std::to_string(enforced.size()));
-  for (const auto group : {enforced, independent}) {
-    for (const LimitCheck& check : group) {
-      keys.push_back(redis_limit_key(prefix, check));
-      append_check(check, args);
+  args.push_back(std::to_string(groups.size()));
+  for (const GcraGroup& group : groups) {
+    args.push_back(std::to_string(group.enforced.size()));
+    args.push_back(std::to_string(group.independent.size()));
+  }
+  for (const GcraGroup& group : groups) {
+    for (const auto checks : {group.enforced, group.independent}) {
+      for (const LimitCheck& check : checks) {
+        keys.push_back(redis_limit_key(prefix, check));
+        append_check(check, args);
+      }
     }
   }
 }
 
 std::optional<bool> decode_gcra_reply(const redis::Reply& reply, std::span<LimitResult> results,
                                       std::string& error) {
-  const std::size_t expected = 1 + 4 * results.size();
-  if (reply.type != redis::ReplyType::array || reply.elements.size() != expected) {
+  const std::span<LimitResult> groups[] = {results};
+  bool passed = false;
+  if (!decode_gcra_batch_reply(reply, groups, {&passed, 1}, error)) return std::nullopt;
+  return passed;
+}
+
+bool decode_gcra_batch_reply(const redis::Reply& reply,
+                             std::span<const std::span<LimitResult>> results,
+                             std::span<bool> passed, std::string& error) {
+  std::size_t expected = 0;
+  for (const auto& group : results) expected += 1 + 4 * group.size();
+  if (reply.type != redis::ReplyType::array || reply.elements.size() != expected ||
+      passed.size() != results.size()) {
     error = shape_error(reply, expected);
-    return std::nullopt;
+    return false;
   }
   for (const redis::Reply& element : reply.elements) {
     if (element.type != redis::ReplyType::integer) {
       error = shape_error(reply, expected);
-      return std::nullopt;
+      return false;
     }
   }
-  const int64_t passed = reply.elements[0].integer;
-  if (passed != 0 && passed != 1) {
-    error = "redis gcra script answered a verdict of " + std::to_string(passed);
-    return std::nullopt;
-  }
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    if (!decode_result(&reply.elements[1 + 4 * i], results[i], error)) {
-      error = "redis gcra script answered for check " + std::to_string(i) + ": " + error;
-      return std::nullopt;
+  std::size_t at = 0;
+  for (std::size_t g = 0; g < results.size(); ++g) {
+    const int64_t verdict = reply.elements[at++].integer;
+    if (verdict != 0 && verdict != 1) {
+      error = "redis gcra script answered a verdict of " + std::to_string(verdict);
+      return false;
+    }
+    passed[g] = verdict == 1;
+    for (std::size_t i = 0; i < results[g].size(); ++i, at += 4) {
+      if (!decode_result(&reply.elements[at], results[g][i], error)) {
+        error = "redis gcra script answered for check " + std::to_string(i) + ": " + error;
+        return false;
+      }
     }
   }
-  return passed == 1;
+  return true;
 }
 
 }  // namespace bulwark::limit

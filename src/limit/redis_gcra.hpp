@@ -76,15 +76,30 @@ std::string redis_limit_key(std::string_view prefix, const LimitCheck& check);
 // False when the Redis store clamps these parameters (see "Exactness in Lua").
 bool redis_gcra_exact(const GcraParams& params) noexcept;
 
-// Fills `keys` and `args` (cleared first) for one gcra_script() call:
-//   KEYS  the enforced checks' keys, then the independent ones'
-//   ARGV  now (decimal ns; "" to use Redis TIME), the number of enforced checks, then for
-//         each check in KEYS order: T, tau, cost (decimal, clamped as above; cost 0 is 1).
-// Enforced checks are all-or-nothing as Store::check_all; each independent check (a shadow
-// limit) is decided and committed alone, after the enforced group, whatever it decided.
+// Fills `keys` and `args` (cleared first) for one gcra_script() call deciding one request's
+// stage: gcra_batch_call with one group.
+//
+// A batch call decides the stages of several requests in one EVALSHA (the server batches the
+// requests that arrive while a call is in flight), group after group, each as if alone:
+//   KEYS  per group: its enforced checks' keys, then its independent ones'
+//   ARGV  now (decimal ns; "" to use Redis TIME), the number of groups G, then per group its
+//         number of enforced and of independent checks, then for each key in KEYS order:
+//         T, tau, cost (decimal, clamped as above; cost 0 is 1).
+// A group's enforced checks are all-or-nothing as Store::check_all; each independent check
+// (a shadow limit) is decided and committed alone, after its group's enforced ones, whatever
+// they decided. A later group sees what the earlier ones committed.
 void gcra_script_call(std::string_view prefix, std::span<const LimitCheck> enforced,
                       std::span<const LimitCheck> independent, std::optional<int64_t> now_unix_ns,
                       std::vector<std::string>& keys, std::vector<std::string>& args);
+
+struct GcraGroup {
+  std::span<const LimitCheck> enforced;
+  std::span<const LimitCheck> independent;
+};
+
+void gcra_batch_call(std::string_view prefix, std::span<const GcraGroup> groups,
+                     std::optional<int64_t> now_unix_ns, std::vector<std::string>& keys,
+                     std::vector<std::string>& args);
 
 // Decodes the script's answer into `results` (the enforced checks', then the independent
 // ones', as many as were sent), with Store::check_all's meaning. Returns whether the enforced
@@ -95,5 +110,12 @@ void gcra_script_call(std::string_view prefix, std::span<const LimitCheck> enfor
 // `results` may be partly written when it fails.
 std::optional<bool> decode_gcra_reply(const redis::Reply& reply, std::span<LimitResult> results,
                                       std::string& error);
+
+// The same for a batch: results[g] gets group g's results (as many as it sent), passed[g] its
+// verdict; the reply is the groups' answers one after the other. False with `error` set when
+// any part is out of shape (nothing of it can be trusted then).
+bool decode_gcra_batch_reply(const redis::Reply& reply,
+                             std::span<const std::span<LimitResult>> results,
+                             std::span<bool> passed, std::string& error);
 
 }  // namespace bulwark::limit

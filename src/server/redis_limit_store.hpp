@@ -7,10 +7,17 @@
 // It is not a limit::Store: the answer takes a round trip, so check() is a coroutine on the
 // RedisClient's executor, and a failure is an answer (nullopt) the caller turns into its
 // fail-open or fail-closed policy. Like the client, it belongs to that executor's thread.
+//
+// Batching. At most one script call per store is in flight: the requests that arrive
+// meanwhile queue, and the next call decides all of them (up to kMaxBatch) as groups of one
+// EVALSHA. Redis spends most of a small script's time on the call itself (dispatch, TIME,
+// argument parsing), so under load a worker's requests share that cost; an idle store sends a
+// lone request at once, with no added wait.
 
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,9 +50,15 @@ class RedisLimitStore {
 
   const std::string& prefix() const { return prefix_; }
 
+  // Requests decided by one call at most (the rest wait for the next).
+  static constexpr std::size_t kMaxBatch = 64;
+
+  struct Queue;  // the waiting requests (the .cpp's)
+
  private:
   RedisClient& client_;
   std::string prefix_;
+  std::shared_ptr<Queue> queue_;
 };
 
 }  // namespace bulwark::server

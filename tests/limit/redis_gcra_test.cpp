@@ -100,9 +100,10 @@ TEST(RedisGcraCall, KeysAndArgsLayout) {
   std::vector<std::string> args{"stale"};
   gcra_script_call("bw", enforced, independent, 1'800'000'000'123'456'789, keys, args);
   EXPECT_EQ(keys, (std::vector<std::string>{"bw:rl:{k1}:a", "bw:rl:{k2}:b", "bw:rl:{k1}:shadow"}));
-  EXPECT_EQ(args, (std::vector<std::string>{"1800000000123456789", "2",     //
-                                            "100000000", "400000000", "2",  //
-                                            "1000000000", "0", "1",         //
+  // now, one group of 2 enforced + 1 independent, then T, tau, cost per key.
+  EXPECT_EQ(args, (std::vector<std::string>{"1800000000123456789", "1", "2", "1",  //
+                                            "100000000", "400000000", "2",         //
+                                            "1000000000", "0", "1",                //
                                             "100000000", "400000000", "1"}));
 }
 
@@ -110,10 +111,10 @@ TEST(RedisGcraCall, NoNowMeansRedisTime) {
   const std::array enforced{check("a", "k", gcra_params(1, kSecond))};
   std::vector<std::string> keys, args;
   gcra_script_call("bw", enforced, {}, std::nullopt, keys, args);
-  EXPECT_EQ(args, (std::vector<std::string>{"", "1", "1000000000", "0", "1"}));
+  EXPECT_EQ(args, (std::vector<std::string>{"", "1", "1", "0", "1000000000", "0", "1"}));
   gcra_script_call("bw", {}, {}, -5, keys, args);
   EXPECT_TRUE(keys.empty());
-  EXPECT_EQ(args, (std::vector<std::string>{"0", "0"})) << "a negative now counts as 0";
+  EXPECT_EQ(args, (std::vector<std::string>{"0", "1", "0", "0"})) << "a negative now counts as 0";
 }
 
 TEST(RedisGcraCall, CostZeroIsOneAndHugeCostsAreCapped) {
@@ -121,8 +122,8 @@ TEST(RedisGcraCall, CostZeroIsOneAndHugeCostsAreCapped) {
   const std::array enforced{check("a", "k", p, 0), check("a", "k", p, UINT64_MAX)};
   std::vector<std::string> keys, args;
   gcra_script_call("bw", enforced, {}, 0, keys, args);
-  EXPECT_EQ(args[4], "1");
-  EXPECT_EQ(args[7], "9007199254740992");
+  EXPECT_EQ(args[6], "1");
+  EXPECT_EQ(args[9], "9007199254740992");
 }
 
 TEST(RedisGcraCall, CapacityIsClampedBelowTwoToThe53) {
@@ -137,15 +138,64 @@ TEST(RedisGcraCall, CapacityIsClampedBelowTwoToThe53) {
                             check("c", "k", year_burst)};
   std::vector<std::string> keys, args;
   gcra_script_call("bw", enforced, {}, 0, keys, args);
-  EXPECT_EQ(args[2], std::to_string(day_burst_100.emission_interval_ns));
-  EXPECT_EQ(args[3], std::to_string(day_burst_100.burst_tolerance_ns));
-  EXPECT_EQ(args[5], std::to_string(kRedisMaxCapacityNs));
-  EXPECT_EQ(args[6], "0");
-  EXPECT_EQ(args[8], std::to_string(year_burst.emission_interval_ns)) << "the rate is kept";
-  EXPECT_EQ(args[9], std::to_string(kRedisMaxCapacityNs - year_burst.emission_interval_ns));
+  EXPECT_EQ(args[4], std::to_string(day_burst_100.emission_interval_ns));
+  EXPECT_EQ(args[5], std::to_string(day_burst_100.burst_tolerance_ns));
+  EXPECT_EQ(args[7], std::to_string(kRedisMaxCapacityNs));
+  EXPECT_EQ(args[8], "0");
+  EXPECT_EQ(args[10], std::to_string(year_burst.emission_interval_ns)) << "the rate is kept";
+  EXPECT_EQ(args[11], std::to_string(kRedisMaxCapacityNs - year_burst.emission_interval_ns));
+}
+
+TEST(RedisGcraCall, BatchPutsEachGroupsSizesThenEveryKeyInOrder) {
+  const GcraParams p = gcra_params(10, kSecond, 5);
+  const std::array first_enforced{check("a", "k1", p)};
+  const std::array second_enforced{check("a", "k2", p, 3), check("b", "k2", p)};
+  const std::array second_shadow{check("s", "k2", p)};
+  const std::array groups{GcraGroup{first_enforced, {}}, GcraGroup{second_enforced, second_shadow}};
+  std::vector<std::string> keys, args;
+  gcra_batch_call("bw", groups, std::nullopt, keys, args);
+  EXPECT_EQ(keys, (std::vector<std::string>{"bw:rl:{k1}:a", "bw:rl:{k2}:a", "bw:rl:{k2}:b",
+                                            "bw:rl:{k2}:s"}));
+  EXPECT_EQ(args, (std::vector<std::string>{"", "2", "1", "0", "2", "1",    //
+                                            "100000000", "400000000", "1",  //
+                                            "100000000", "400000000", "3",  //
+                                            "100000000", "400000000", "1",  //
+                                            "100000000", "400000000", "1"}));
 }
 
 // ---- decoding -----------------------------------------------------------------------------
+
+TEST(RedisGcraDecode, BatchReplySplitsIntoItsGroups) {
+  std::array<LimitResult, 1> first{};
+  std::array<LimitResult, 2> second{};
+  const std::array<std::span<LimitResult>, 2> results{first, second};
+  bool passed[2] = {true, true};
+  std::string error;
+  const Reply reply = integers({1, 1, 0, 4, 100, /* group 2 */ 0, 1, 0, 3, 0, 0, 50, 0, 400});
+  ASSERT_TRUE(decode_gcra_batch_reply(reply, results, passed, error)) << error;
+  EXPECT_TRUE(passed[0]);
+  EXPECT_FALSE(passed[1]);
+  EXPECT_TRUE(first[0].allowed);
+  EXPECT_EQ(first[0].remaining, 4u);
+  EXPECT_TRUE(second[0].allowed);
+  EXPECT_EQ(second[0].remaining, 3u);
+  EXPECT_FALSE(second[1].allowed);
+  EXPECT_EQ(second[1].retry_after_ns, 50);
+  EXPECT_EQ(second[1].reset_ns, 400);
+}
+
+TEST(RedisGcraDecode, BatchReplyOfTheWrongLengthIsRefused) {
+  std::array<LimitResult, 1> first{};
+  std::array<LimitResult, 1> second{};
+  const std::array<std::span<LimitResult>, 2> results{first, second};
+  bool passed[2] = {};
+  std::string error;
+  EXPECT_FALSE(decode_gcra_batch_reply(integers({1, 1, 0, 4, 100}), results, passed, error));
+  EXPECT_NE(error.find("not an array of 10 integers"), std::string::npos) << error;
+  EXPECT_FALSE(decode_gcra_batch_reply(integers({1, 1, 0, 4, 100, 2, 1, 0, 4, 100}), results,
+                                       passed, error));
+  EXPECT_EQ(error, "redis gcra script answered a verdict of 2");
+}
 
 TEST(RedisGcraDecode, GoodReply) {
   std::array<LimitResult, 3> results;
