@@ -489,13 +489,8 @@ class FailOpenTest(StateTestBase):
                              (gw.name, mine))
         for reply in replies:
             self.assertLess(reply.elapsed, REQUEST_BOUND, reply)
-        # One error line per instance for the whole outage.
-        for gw in self.gws:
-            lines = log_lines(gw, REDIS_UNAVAILABLE)
-            self.assertEqual(len(lines), 1, lines)
-            self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\dT[\d:.]+Z error shared state: Redis "
-                                       r"unavailable \(.+\); the failure policy applies until "
-                                       r"it answers again$")
+        # The state lines of the outage (checked at the end, so that the rest runs too).
+        outage_lines = [log_lines(gw, "shared state: Redis") for gw in self.gws]
         self.assertAllAlive(self.gws)
 
         # Redis back on its port.
@@ -503,16 +498,27 @@ class FailOpenTest(StateTestBase):
         for gw in self.gws:
             self.assertTrue(wait_until(lambda: log_lines(gw, REDIS_BACK), 5.0),
                             gw.stderr()[-2000:])
-            self.assertEqual(len(log_lines(gw, REDIS_BACK)), 1)
             self.assertTrue(wait_until(lambda: metric(gw.metrics(), "bulwark_state_redis_up")
                                        == 1, 3.0))
             status, ready = readyz(gw)
             self.assertEqual((status, ready), (200, {"ready": True}))
         replies = self.global_run(unique("after"))
         self.assertEqual([r.status for r in replies], [200] * N + [429] * (2 * N), replies)
-        for gw in self.gws:
-            self.assertEqual(len(log_lines(gw, REDIS_UNAVAILABLE)), 1)
         self.assertAllAlive(self.gws)
+
+        # Exactly one error line per instance for the whole outage, and one line when Redis
+        # answered again.
+        for gw, lines in zip(self.gws, outage_lines):
+            self.assertEqual(len(lines), 1, "%s flapped during the outage:\n%s" %
+                             (gw.name, "\n".join(lines)))
+            self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\dT[\d:.]+Z error shared state: Redis "
+                                       r"unavailable \(.+\); the failure policy applies until "
+                                       r"it answers again$")
+            self.assertEqual(len(log_lines(gw, REDIS_UNAVAILABLE)), 1)
+            back = log_lines(gw, REDIS_BACK)
+            self.assertEqual(len(back), 1, back)
+            self.assertRegex(back[0], r"^\S+Z info shared state: Redis answers again; limits, "
+                                      r"cache and revocations are shared again$")
 
     def test_cache_keeps_working_per_instance_while_redis_is_down(self):
         gw1, gw2, _ = self.gws
@@ -572,6 +578,9 @@ class FailClosedTest(StateTestBase):
         gw = self.gw
         self.addCleanup(lambda: self.redis.process.alive() or self.redis.start())
         token = self.token(unique("hank"))
+        # (see test_ready_only_once_authenticated_requests_can_pass for the first moments)
+        self.assertTrue(wait_until(lambda: timed_request(gw, "GET", "/api/echo/authed",
+                                                         bearer(token)).status == 200, 2.0))
         for path, headers in (("/api/echo/limited", None), ("/api/echo/authed", bearer(token)),
                               ("/api/echo/public", None)):
             self.assertEqual(timed_request(gw, "GET", path, headers).status, 200, path)
@@ -615,7 +624,7 @@ class FailClosedTest(StateTestBase):
                                        layer="revocations", policy="fail_closed"), 2)
         self.assertEqual(metric(metrics, "bulwark_state_fallbacks_total", layer="limits",
                                 policy="fail_open"), 0)
-        self.assertEqual(len(log_lines(gw, REDIS_UNAVAILABLE)), 1)
+        outage_lines = log_lines(gw, "shared state: Redis")
 
         self.redis.start()
         self.assertTrue(wait_until(lambda: log_lines(gw, REDIS_BACK), 5.0), gw.stderr()[-2000:])
@@ -626,6 +635,31 @@ class FailClosedTest(StateTestBase):
             reply = timed_request(gw, "GET", path, headers)
             self.assertEqual(reply.status, 200, (path, reply))
         self.assertEqual(metric(gw.metrics(), "bulwark_state_redis_up"), 1)
+        self.assertAlive(gw)
+        # One line down (checked last, so that the recovery is checked too), one line back.
+        self.assertEqual(len(outage_lines), 1, "flapped during the outage:\n" +
+                         "\n".join(outage_lines))
+        self.assertIn(" error " + REDIS_UNAVAILABLE, outage_lines[0])
+        self.assertEqual(len(log_lines(gw, REDIS_BACK)), 1, log_lines(gw, "shared state: Redis"))
+
+    def test_ready_only_once_authenticated_requests_can_pass(self):
+        """A new fail_closed instance refuses authenticated requests until it has read the
+        revocations once: while it does, /readyz must not say it is ready."""
+        gw = self.gateway(self.gw._template, name="closed-new")
+        token = self.token(unique("ivan"))
+        seen = []
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            ready_status, ready = readyz(gw)
+            reply = timed_request(gw, "GET", "/api/echo/authed", bearer(token))
+            seen.append((ready_status, reply.status))
+            if ready_status == 200:
+                # Ready before the request was sent: the request must pass.
+                self.assertEqual(reply.status, 200, (seen, reply, ready))
+                break
+            self.assertEqual(ready_status, 503, ready)
+            time.sleep(0.02)
+        self.assertEqual(seen[-1], (200, 200), seen)
         self.assertAlive(gw)
 
 
