@@ -20,7 +20,7 @@ import unittest
 import uuid
 
 from harness import (BULWARK_BIN, GatewayTestCase, RawClient, Redis, gateway_config,
-                     http_request, metric, request_bytes, wait_until, yaml_dump)
+                     http_request, metric, request_bytes, wait_until)
 from tokens import claims, hs_token, write_random_secret
 
 ISS = "https://main.test"
@@ -241,10 +241,8 @@ class SharedStateTest(StateTestBase):
         self.assertAllAlive(self.gws)
 
     def test_client_ip_limit_before_auth_is_global(self):
-        ip, other_ip = "10.%d.%d.%d" % tuple(random.randrange(1, 255) for _ in range(3)), None
-        other_ip = "10.%d.%d.%d" % tuple(random.randrange(1, 255) for _ in range(3))
-        while other_ip == ip:
-            other_ip = "10.%d.%d.%d" % tuple(random.randrange(1, 255) for _ in range(3))
+        ip, other_ip = random.sample(["10.%d.%d.%d" % (a, b, c) for a in range(1, 255)
+                                      for b, c in [divmod(random.randrange(1 << 16), 256)]], 2)
         replies = self.round_robin(self.gws, 3 * N, lambda i, gw: self.ip_get(gw, ip))
         self.assertEqual([r.status for r in replies], [200] * N + [429] * (2 * N), replies)
         for reply in replies[N:]:
