@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "auth/token_source.hpp"
+#include "cache/cache_events.hpp"
 #include "cache/conditional.hpp"
 #include "config/units.hpp"
 #include "gateway/cache_stage.hpp"
@@ -767,6 +768,8 @@ asio::awaitable<bool> ClientConnection::serve_with_cache(const gateway::Compiled
       }
       if (!coalesced && state_) coalesced = co_await look_up_shared(config);
       if (coalesced) {
+        // Memory holds the answer now: this instance's waiters for the key look again.
+        cache_flight_.finish();
         if (cache_collapsed_) metrics.cache_coalesced();
         record_cache(cache_.action == gateway::CacheAction::hit
                          ? observe::MetricsShard::CacheResult::hit
@@ -881,7 +884,17 @@ asio::awaitable<void> invalidate_shared(std::shared_ptr<WorkerState> state, std:
                                         observe::MetricsShard* metrics) {
   const std::string error = co_await state->cache().invalidate(uri_key);
   metrics->state_call(observe::MetricsShard::StateLayer::cache, error.empty());
-  if (!error.empty()) state->health().failed("cache", error);
+  if (!error.empty()) {
+    state->health().failed("cache", error);
+    co_return;
+  }
+  // The other instances drop their memory's copies too (they read the stream).
+  const cache::CacheEvent event{.kind = cache::CacheEvent::Kind::invalidate,
+                                .source = state->instance_id(),
+                                .uri_key = uri_key};
+  const auto command = cache::cache_event_command(cache_events_key(state->settings()), event);
+  const RedisResult sent = co_await state->client().command(command);
+  if (!sent.ok()) state->health().failed("cache", sent.error);
 }
 
 }  // namespace

@@ -199,12 +199,24 @@ struct GatewayServer::Impl {
     }
     if (now != nullptr && now->serves(*settings)) return;
     state_controls.push_back(std::make_unique<StateControl>(
-        control, *settings, compile_environment.revocations, shared));
+        control, *settings, compile_environment.revocations, shared,
+        [this](const cache::CacheEvent& event) { apply_cache_event(event); }));
     state_control.store(state_controls.back().get());
     spdlog::info("shared state on {} (on_failure: {})", redis::redacted(state_url(*settings)),
                  settings->on_failure == config::StateSettings::OnFailure::fail_open
                      ? "fail_open"
                      : "fail_closed");
+  }
+
+  // Another instance changed or purged URLs: this instance's memory drops its copies.
+  void apply_cache_event(const cache::CacheEvent& event) {
+    auto runtime = admin_runtime();
+    if (!runtime || !runtime->cache_store) return;
+    if (event.kind == cache::CacheEvent::Kind::invalidate) {
+      runtime->cache_store->invalidate(event.uri_key);
+    } else {
+      runtime->cache_store->purge(event.host, event.path, event.prefix);
+    }
   }
 
   std::string shared_state_problem() const {
@@ -321,9 +333,10 @@ struct GatewayServer::Impl {
       return 1;
     }
     if (StateControl* state = state_control.load(); state && !state->wait_for_first_sync()) {
-      spdlog::error("shared state: no answer from Redis at startup ({}); serving by the failure "
-                    "policy until it answers",
-                    shared.state_health.last_error());
+      spdlog::error(
+          "shared state: no answer from Redis at startup ({}); serving by the failure "
+          "policy until it answers",
+          shared.state_health.last_error());
     }
     for (auto& worker : workers) worker->start();
     jwks_fetcher.start();

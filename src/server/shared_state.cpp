@@ -56,15 +56,21 @@ redis::RedisUrl state_url(const config::StateSettings& settings) {
 }
 
 WorkerState::WorkerState(boost::asio::any_io_executor executor,
-                         const config::StateSettings& settings, StateHealth& health)
+                         const config::StateSettings& settings, StateHealth& health,
+                         std::string instance_id)
     : settings_(settings),
       health_(health),
+      instance_id_(std::move(instance_id)),
       client_(std::move(executor), state_url(settings)),
       limits_(client_, settings.prefix),
       cache_(client_, shared_cache_prefix(settings), settings.cache_max_object_bytes) {}
 
 std::string shared_cache_prefix(const config::StateSettings& settings) {
   return settings.prefix + ":c:";
+}
+
+std::string cache_events_key(const config::StateSettings& settings) {
+  return settings.prefix + ":c:{events}";
 }
 
 bool WorkerState::serves(const config::StateSettings& settings) const {

@@ -49,7 +49,7 @@ class StateHealth {
 class WorkerState {
  public:
   WorkerState(boost::asio::any_io_executor executor, const config::StateSettings& settings,
-              StateHealth& health);
+              StateHealth& health, std::string instance_id);
   WorkerState(const WorkerState&) = delete;
   WorkerState& operator=(const WorkerState&) = delete;
 
@@ -63,10 +63,12 @@ class WorkerState {
   RedisClient& client() { return client_; }
   RedisLimitStore& limits() { return limits_; }
   RedisCacheStore& cache() { return cache_; }
+  const std::string& instance_id() const { return instance_id_; }
 
  private:
   config::StateSettings settings_;
   StateHealth& health_;
+  std::string instance_id_;
   RedisClient client_;
   RedisLimitStore limits_;
   RedisCacheStore cache_;
@@ -74,6 +76,8 @@ class WorkerState {
 
 // The shared cache's key prefix under the state prefix.
 std::string shared_cache_prefix(const config::StateSettings& settings);
+// The stream of cache events (cache/cache_events.hpp).
+std::string cache_events_key(const config::StateSettings& settings);
 
 // The URL of `settings` (the loader checked it).
 redis::RedisUrl state_url(const config::StateSettings& settings);

@@ -1,6 +1,11 @@
 #include "server/state_control.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
@@ -23,21 +28,62 @@ int64_t unix_ms() {
 }  // namespace
 
 StateControl::StateControl(asio::io_context& control, const config::StateSettings& settings,
-                           std::shared_ptr<auth::RevocationList> revocations, SharedState& shared)
+                           std::shared_ptr<auth::RevocationList> revocations, SharedState& shared,
+                           ApplyEvent apply)
     : control_(control),
       settings_(settings),
       shared_(shared),
       client_(control.get_executor(), state_url(settings)),
       sync_(client_, settings.prefix, std::move(revocations), kPollInterval),
       cache_(client_, shared_cache_prefix(settings), settings.cache_max_object_bytes),
-      timer_(control) {
+      timer_(control),
+      apply_(std::move(apply)),
+      events_key_(cache_events_key(settings)),
+      events_timer_(control) {
   sync_.start();
   tick();
+  asio::co_spawn(control_, read_events(this, alive_), asio::detached);
 }
 
 StateControl::~StateControl() {
+  *alive_ = false;
   timer_.cancel();
+  events_timer_.cancel();
   sync_.stop();
+}
+
+asio::awaitable<void> StateControl::read_events(StateControl* self, std::shared_ptr<bool> alive) {
+  while (*alive) {
+    co_await self->read_events_once();
+    if (!*alive) co_return;
+    self->events_timer_.expires_after(kPollInterval);
+    boost::system::error_code ec;
+    co_await self->events_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+// One read: positions at the stream's end first (what happened before this instance started
+// is in no memory of it), then applies what others sent since.
+asio::awaitable<void> StateControl::read_events_once() {
+  const bool positioned = !last_event_id_.empty();
+  const auto command = positioned ? cache::cache_events_read_command(events_key_, last_event_id_)
+                                  : cache::cache_events_tail_command(events_key_);
+  const RedisResult result = co_await client_.command(command);
+  if (!result.ok() || result.reply.is_error()) co_return;  // the revocation poll reports it
+  std::string why;
+  auto batch = cache::parse_cache_events(result.reply, positioned, &why);
+  if (!batch) {
+    spdlog::warn("shared state: {}", why);
+    co_return;
+  }
+  if (!positioned) {
+    last_event_id_ = batch->last_id.empty() ? "0-0" : batch->last_id;
+    co_return;
+  }
+  if (!batch->last_id.empty()) last_event_id_ = batch->last_id;
+  for (const auto& event : batch->events) {
+    if (event.source != shared_.instance_id) apply_(event);
+  }
 }
 
 bool StateControl::serves(const config::StateSettings& settings) const {
@@ -84,11 +130,27 @@ std::string StateControl::publish(const auth::Revocation& revocation) {
   return done.get();
 }
 
+// The shared copies first, then the event that makes the other instances drop theirs.
+asio::awaitable<std::pair<uint64_t, std::string>> StateControl::purge_and_tell(std::string host,
+                                                                               std::string path,
+                                                                               bool prefix) {
+  auto purged = co_await cache_.purge(host, path, prefix);
+  if (!purged.second.empty()) co_return purged;
+  const cache::CacheEvent event{.kind = cache::CacheEvent::Kind::purge,
+                                .source = shared_.instance_id,
+                                .uri_key = {},
+                                .host = std::move(host),
+                                .path = std::move(path),
+                                .prefix = prefix};
+  const auto command = cache::cache_event_command(events_key_, event);
+  const RedisResult sent = co_await client_.command(command);
+  if (!sent.ok()) purged.second = sent.error;
+  co_return purged;
+}
+
 std::pair<uint64_t, std::string> StateControl::purge(const std::string& host,
                                                      const std::string& path, bool prefix) {
-  auto done = asio::co_spawn(
-      control_, [this, host, path, prefix]() { return cache_.purge(host, path, prefix); },
-      asio::use_future);
+  auto done = asio::co_spawn(control_, purge_and_tell(host, path, prefix), asio::use_future);
   // A SCAN over a large keyspace takes many round trips: each is bounded by the command
   // timeout; this bounds the whole for the admin caller.
   if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {

@@ -9,10 +9,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "auth/revocation_list.hpp"
+#include "cache/cache_events.hpp"
 #include "config/config.hpp"
 #include "server/redis_cache_store.hpp"
 #include "server/redis_client.hpp"
@@ -23,8 +25,12 @@ namespace bulwark::server {
 
 class StateControl {
  public:
+  // `apply` drops what another instance's cache event names from this instance's memory
+  // (called on the control thread).
+  using ApplyEvent = std::function<void(const cache::CacheEvent&)>;
   StateControl(boost::asio::io_context& control, const config::StateSettings& settings,
-               std::shared_ptr<auth::RevocationList> revocations, SharedState& shared);
+               std::shared_ptr<auth::RevocationList> revocations, SharedState& shared,
+               ApplyEvent apply);
   // On the control thread.
   ~StateControl();
   StateControl(const StateControl&) = delete;
@@ -47,6 +53,12 @@ class StateControl {
 
  private:
   void tick();
+  // Reads the other instances' cache events every kEventPoll, for as long as *alive.
+  static boost::asio::awaitable<void> read_events(StateControl* self, std::shared_ptr<bool> alive);
+  boost::asio::awaitable<void> read_events_once();
+  boost::asio::awaitable<std::pair<uint64_t, std::string>> purge_and_tell(std::string host,
+                                                                          std::string path,
+                                                                          bool prefix);
 
   boost::asio::io_context& control_;
   config::StateSettings settings_;
@@ -55,6 +67,11 @@ class StateControl {
   RevocationSync sync_;
   RedisCacheStore cache_;
   boost::asio::steady_timer timer_;
+  ApplyEvent apply_;
+  std::string events_key_;
+  std::string last_event_id_;  // empty: not positioned yet
+  boost::asio::steady_timer events_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace bulwark::server

@@ -1,5 +1,9 @@
 #include "server/worker.hpp"
 
+#include <fmt/format.h>
+
+#include <random>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -121,6 +125,12 @@ void Worker::apply(WorkerConfig config) {
   apply_state(*raw);
 }
 
+std::string random_instance_id() {
+  std::random_device random;
+  const uint64_t id = (uint64_t{random()} << 32) | random();
+  return fmt::format("{:016x}", id);
+}
+
 // A reload that keeps the state settings keeps the connection to Redis.
 void Worker::apply_state(const gateway::Runtime& runtime) {
   const auto& settings = runtime.config.state;
@@ -129,7 +139,8 @@ void Worker::apply_state(const gateway::Runtime& runtime) {
     return;
   }
   if (state_ && state_->serves(*settings)) return;
-  state_ = std::make_shared<WorkerState>(io_->get_executor(), *settings, shared_.state_health);
+  state_ = std::make_shared<WorkerState>(io_->get_executor(), *settings, shared_.state_health,
+                                         shared_.instance_id);
 }
 
 void Worker::run_on_worker(std::function<void()> task) {

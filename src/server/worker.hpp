@@ -24,6 +24,8 @@
 
 namespace bulwark::server {
 
+std::string random_instance_id();
+
 // State every worker sees.
 struct SharedState {
   explicit SharedState(size_t workers) : metrics(workers) {}
@@ -31,6 +33,8 @@ struct SharedState {
   std::atomic<uint32_t> open_connections{0};
   std::atomic<bool> draining{false};
   StateHealth state_health;
+  // This process among the instances sharing a Redis (it skips its own cache events).
+  std::string instance_id = random_instance_id();
   // Unix ms of the last read of the shared revocation list (state: only).
   std::atomic<int64_t> revocations_synced_ms{0};
 };
