@@ -117,28 +117,22 @@ local function remaining_at(fill, capacity, t)
   return floor_div(capacity - fill, t)
 end
 
--- Stores now + after (whole ns) with a TTL until the key is idle again (ms, rounded up).
-local function commit(key, after)
-  local s = now_s + floor_div(after, BILLION)
-  local n = now_n + fmod(after, BILLION)
-  if n >= BILLION then
-    s, n = s + 1, n - BILLION
-  end
+-- Stores the TAT (tat_s, tat_n) with a TTL until the key is idle again: `after` ns from now,
+-- in whole milliseconds rounded up (a number: redis.call writes it as an integer).
+local function commit(key, tat_s, tat_n, after)
   local ms = floor_div(after, 1000000)
   if fmod(after, 1000000) > 0 or ms < 1 then
     ms = ms + 1
   end
-  local tat = s == 0 and format('%d', n) or format('%.0f%09d', s, n)
-  call('SET', key, tat, 'PX', format('%.0f', ms))
-  return s, n
+  local tat = tat_s == 0 and format('%d', tat_n) or format('%.0f%09d', tat_s, tat_n)
+  call('SET', key, tat, 'PX', ms)
 end
 
 local out = {}
 local o = 0
-local function push(a, b, c, d)
-  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = a, b, c, d
-  o = o + 4
-end
+-- Per key, for the enforced checks: the fill it saw, its own stored fill, and when it would
+-- pass: `after` and the TAT to store (one table each for the whole call).
+local fills, own_fills, afters, tats_s, tats_n = {}, {}, {}, {}, {}
 
 local key_index = 0
 for g = 1, groups do
@@ -147,45 +141,54 @@ for g = 1, groups do
   local last = key_index + enforced
   -- The enforced checks: each sees the TATs the ones before it left (the same key twice
   -- counts twice); all are committed, or none.
-  local chained_s, chained_n = {}, {}
-  local fills, own_fills, afters, passed = {}, {}, {}, 1
+  local chained = nil -- key -> index of the group's last passing check on it
+  local passed = 1
   for i = first, last do
     local key, t, capacity, cost = KEYS[i], T[i], CAPACITY[i], COST[i]
     local s, n = split(call('GET', key))
     local own = s and ahead(s, n) or 0
     local fill = own
-    if chained_s[key] then
-      fill = ahead(chained_s[key], chained_n[key])
+    local before = chained and chained[key]
+    if before then
+      fill = ahead(tats_s[before], tats_n[before])
     end
     fills[i], own_fills[i] = fill, own
     local after = fill + cost * t
     if cost > floor_div(capacity, t) or after > capacity then
       passed = 0
+      afters[i] = false
     else
       afters[i] = after
-      local s = now_s + floor_div(after, BILLION)
-      local n = now_n + fmod(after, BILLION)
-      if n >= BILLION then
-        s, n = s + 1, n - BILLION
+      local tat_s = now_s + floor_div(after, BILLION)
+      local tat_n = now_n + fmod(after, BILLION)
+      if tat_n >= BILLION then
+        tat_s, tat_n = tat_s + 1, tat_n - BILLION
       end
-      chained_s[key], chained_n[key] = s, n
+      tats_s[i], tats_n[i] = tat_s, tat_n
+      if enforced > 1 then
+        chained = chained or {}
+        chained[key] = i
+      end
     end
   end
   o = o + 1
   out[o] = passed
   for i = first, last do
     local t, capacity, cost, fill, after = T[i], CAPACITY[i], COST[i], fills[i], afters[i]
+    local a, b, c, d
     if passed == 1 then
-      commit(KEYS[i], after)
-      push(1, 0, remaining_at(after, capacity, t), after)
+      commit(KEYS[i], tats_s[i], tats_n[i], after)
+      a, b, c, d = 1, 0, remaining_at(after, capacity, t), after
     elseif after then -- would have passed: its state as stored, without this request
       local own = own_fills[i]
-      push(1, 0, remaining_at(own, capacity, t), own)
+      a, b, c, d = 1, 0, remaining_at(own, capacity, t), own
     elseif cost > floor_div(capacity, t) then -- more than the whole burst: never
-      push(0, -1, remaining_at(fill, capacity, t), fill)
+      a, b, c, d = 0, -1, remaining_at(fill, capacity, t), fill
     else
-      push(0, fill + cost * t - capacity, remaining_at(fill, capacity, t), fill)
+      a, b, c, d = 0, fill + cost * t - capacity, remaining_at(fill, capacity, t), fill
     end
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = a, b, c, d
+    o = o + 4
   end
   -- Independent checks: each decided and committed on its own.
   for i = last + 1, last + independent do
@@ -193,14 +196,22 @@ for g = 1, groups do
     local s, n = split(call('GET', key))
     local fill = s and ahead(s, n) or 0
     local after = fill + cost * t
+    local a, b, c, d
     if cost > floor_div(capacity, t) then
-      push(0, -1, remaining_at(fill, capacity, t), fill)
+      a, b, c, d = 0, -1, remaining_at(fill, capacity, t), fill
     elseif after <= capacity then
-      commit(key, after)
-      push(1, 0, remaining_at(after, capacity, t), after)
+      local tat_s = now_s + floor_div(after, BILLION)
+      local tat_n = now_n + fmod(after, BILLION)
+      if tat_n >= BILLION then
+        tat_s, tat_n = tat_s + 1, tat_n - BILLION
+      end
+      commit(key, tat_s, tat_n, after)
+      a, b, c, d = 1, 0, remaining_at(after, capacity, t), after
     else
-      push(0, after - capacity, remaining_at(fill, capacity, t), fill)
+      a, b, c, d = 0, after - capacity, remaining_at(fill, capacity, t), fill
     end
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = a, b, c, d
+    o = o + 4
   end
   key_index = last + independent
 end

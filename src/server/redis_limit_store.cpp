@@ -40,7 +40,7 @@ struct Waiting {
 
 struct RedisLimitStore::Queue {
   std::deque<std::shared_ptr<Waiting>> waiting;
-  bool calling = false;  // a call is in flight
+  std::size_t callers = 0;  // drain loops running (each with at most one call in flight)
 };
 
 RedisLimitStore::RedisLimitStore(RedisClient& client, std::string prefix)
@@ -69,8 +69,8 @@ asio::awaitable<std::optional<bool>> RedisLimitStore::check(
   waiting->results = results;
   waiting->wake.expires_at(asio::steady_timer::time_point::max());
   queue_->waiting.push_back(waiting);
-  if (!queue_->calling) {
-    queue_->calling = true;
+  if (queue_->callers < kMaxCalls) {
+    ++queue_->callers;
     asio::co_spawn(client_.executor(), drain(queue_, client_, prefix_), asio::detached);
   }
   while (!waiting->done) {
@@ -118,7 +118,7 @@ asio::awaitable<void> drain(std::shared_ptr<RedisLimitStore::Queue> queue, Redis
     }
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(passed[i], std::string());
   }
-  queue->calling = false;
+  --queue->callers;
 }
 
 }  // namespace

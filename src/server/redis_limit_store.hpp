@@ -8,9 +8,9 @@
 // RedisClient's executor, and a failure is an answer (nullopt) the caller turns into its
 // fail-open or fail-closed policy. Like the client, it belongs to that executor's thread.
 //
-// Batching. At most one script call per store is in flight: the requests that arrive
-// meanwhile queue, and the next call decides all of them (up to kMaxBatch) as groups of one
-// EVALSHA. Redis spends most of a small script's time on the call itself (dispatch, TIME,
+// Batching. At most kMaxCalls script calls per store are in flight: the requests that
+// arrive meanwhile queue, and the next call decides all of them (up to kMaxBatch) as groups
+// of one EVALSHA. Redis spends most of a small script's time on the call itself (dispatch, TIME,
 // argument parsing), so under load a worker's requests share that cost; an idle store sends a
 // lone request at once, with no added wait.
 
@@ -52,6 +52,9 @@ class RedisLimitStore {
 
   // Requests decided by one call at most (the rest wait for the next).
   static constexpr std::size_t kMaxBatch = 64;
+  // Calls in flight at most: two, so that Redis works on one batch while the worker
+  // answers the requests of the other.
+  static constexpr std::size_t kMaxCalls = 2;
 
   struct Queue;  // the waiting requests (the .cpp's)
 
