@@ -72,6 +72,11 @@ Try:
   curl -s http://127.0.0.1:9901/metrics | head -20
   curl -s http://127.0.0.1:9901/readyz
   curl -s -X POST -d '{"prefix": "/api/"}' http://127.0.0.1:9901/cache/purge
+  curl -s -X POST -d '{"sub": "alice"}' http://127.0.0.1:9901/auth/revoke    # then \$TOKEN gets 401
+
+Many instances sharing one Redis (global limits, shared cache, revocations everywhere): add
+  state: {redis: redis://127.0.0.1:6379/0}
+to the config of each (docs/operations.md, "Many instances").
 
 Access log lines (JSON) follow below. Ctrl-C stops both.
 MSG
