@@ -802,3 +802,88 @@ TEST(IsForwardedClaimHeader, CaseInsensitive) {
 
 }  // namespace
 }  // namespace bulwark::gateway
+
+// ---- revocations ----
+
+namespace bulwark::gateway {
+namespace {
+
+class AuthStageRevocation : public AuthStage {
+ protected:
+  AuthStageRevocation() { services_.revocations = &revocations_; }
+
+  void revoke(auth::Revocation::Kind kind, std::string value, std::string issuer = "",
+              int64_t at = kNow) {
+    ASSERT_EQ(revocations_.add({.kind = kind,
+                                .issuer = std::move(issuer),
+                                .value = std::move(value),
+                                .revoked_at_s = at,
+                                .expires_at_s = kNow + 3600}),
+              "");
+  }
+
+  void expect_revoked(const AuthDecision& d) {
+    expect_refused(
+        d, 401, "invalid_token", "the token has been revoked",
+        R"(Bearer error="invalid_token", error_description="the token has been revoked")",
+        slot_of(auth::AuthFailure::revoked));
+    EXPECT_EQ(d.outcome, "revoked");
+  }
+
+  auth::RevocationList revocations_;
+  const std::string with_jti_ = "Bearer " + hs256_token(claims({{"jti", "t-1"}}));
+};
+
+TEST_F(AuthStageRevocation, NothingRevokedPasses) {
+  const auto d = run(policy(), {{"Authorization", with_jti_}});
+  EXPECT_TRUE(d.pass);
+  EXPECT_EQ(d.outcome, "ok");
+}
+
+TEST_F(AuthStageRevocation, RevokedJtiIsRefused) {
+  revoke(auth::Revocation::Kind::jti, "t-1");
+  expect_revoked(run(policy(), {{"Authorization", with_jti_}}));
+  EXPECT_TRUE(run(policy(), {{"Authorization", valid_}}).pass) << "a token without that jti";
+}
+
+TEST_F(AuthStageRevocation, CachedVerificationIsRefusedToo) {
+  const auto first = run(policy(), {{"Authorization", with_jti_}});
+  ASSERT_TRUE(first.pass);
+  revoke(auth::Revocation::Kind::jti, "t-1");
+  const auto again = run(policy(), {{"Authorization", with_jti_}});
+  EXPECT_TRUE(again.cache_hit) << "served by the verified-token cache";
+  expect_revoked(again);
+}
+
+TEST_F(AuthStageRevocation, RevokedSubjectRefusesTokensIssuedBefore) {
+  revoke(auth::Revocation::Kind::subject, "alice");  // at kNow; valid_ was issued at kNow - 10
+  expect_revoked(run(policy(), {{"Authorization", valid_}}));
+  const std::string later = "Bearer " + hs256_token(claims({{"iat", kNow + 1}}));
+  EXPECT_TRUE(run(policy(), {{"Authorization", later}}).pass) << "issued after the revocation";
+  const std::string bob = "Bearer " + hs256_token(claims({{"sub", "bob"}}));
+  EXPECT_TRUE(run(policy(), {{"Authorization", bob}}).pass);
+}
+
+TEST_F(AuthStageRevocation, IssuerMustMatchWhenNamed) {
+  revoke(auth::Revocation::Kind::jti, "t-1", "https://other.example");
+  EXPECT_TRUE(run(policy(), {{"Authorization", with_jti_}}).pass);
+  revoke(auth::Revocation::Kind::jti, "t-1", std::string(testing_support::kIssuer));
+  expect_revoked(run(policy(), {{"Authorization", with_jti_}}));
+}
+
+TEST_F(AuthStageRevocation, RevokedTokensCountAsFailedAttempts) {
+  use_guard();
+  revoke(auth::Revocation::Kind::jti, "t-1");
+  // limit 2: the first two failures pass the guard, the third trips it.
+  for (int i = 1; i <= 3; ++i) {
+    const auto d = run(policy(), {{"Authorization", with_jti_}});
+    EXPECT_EQ(d.status, 401u) << "failure " << i;
+    EXPECT_EQ(d.guard_tripped, i == 3) << "failure " << i;
+  }
+  const auto blocked = run(policy(), {{"Authorization", valid_}});
+  EXPECT_EQ(blocked.status, 429u) << "the client replaying a revoked token is throttled";
+  EXPECT_TRUE(blocked.blocked);
+}
+
+}  // namespace
+}  // namespace bulwark::gateway

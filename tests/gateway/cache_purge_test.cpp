@@ -97,6 +97,23 @@ TEST_F(CachePurgeTest, ExactUrlQueryTakesTheRoutesKeyForm) {
   EXPECT_EQ(entries(), 0u);
 }
 
+// What was purged from memory, for the shared store to purge too: the same arguments.
+TEST_F(CachePurgeTest, TargetsSayWhatWasPurged) {
+  auto exact = purge_cache(*runtime, R"({"url": "/items/./1", "host": "A.example"})");
+  ASSERT_FALSE(exact.targets.empty());
+  for (const auto& target : exact.targets) {
+    EXPECT_EQ(target.host, "a.example");
+    EXPECT_EQ(target.path, "/items/1");
+    EXPECT_FALSE(target.prefix);
+  }
+  auto prefix = purge_cache(*runtime, R"({"prefix": "/items/"})");
+  ASSERT_EQ(prefix.targets.size(), 1u);
+  EXPECT_EQ(prefix.targets[0].host, "");
+  EXPECT_EQ(prefix.targets[0].path, "/items/");
+  EXPECT_TRUE(prefix.targets[0].prefix);
+  EXPECT_TRUE(purge_cache(*runtime, R"({"url": 3})").targets.empty()) << "a refused body";
+}
+
 TEST_F(CachePurgeTest, ExactUrlWithoutQueryLeavesQueriedUrls) {
   store("a.example", "/items");
   store("a.example", "/items", "page=2");
