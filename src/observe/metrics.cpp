@@ -165,29 +165,29 @@ void Metrics::render_state(std::string& out) const {
   static constexpr std::string_view kLayers[] = {"limits", "cache", "revocations"};
   static constexpr std::string_view kShared[] = {"hit", "miss", "stored", "waited"};
   auto sum = [&](auto get) { return sum_shards(get); };
+  // One counter per layer and one of two values of a second label.
+  using Pairs =
+      std::array<std::array<std::atomic<uint64_t>, 2>, size_t(MetricsShard::StateLayer::count)>;
+  auto by_layer = [&](std::string_view name, std::string_view label,
+                      std::array<std::string_view, 2> values, Pairs MetricsShard::*counters) {
+    for (size_t l = 0; l < std::size(kLayers); ++l) {
+      for (size_t i = 0; i < 2; ++i) {
+        uint64_t v = sum([&](const MetricsShard& s) { return load((s.*counters)[l][i]); });
+        fmt::format_to(std::back_inserter(out), "{}{{layer=\"{}\",{}=\"{}\"}} {}\n", name,
+                       kLayers[l], label, values[i], v);
+      }
+    }
+  };
   out +=
       "# HELP bulwark_state_calls_total Calls to the shared state (Redis), by layer and whether "
       "they got an answer.\n# TYPE bulwark_state_calls_total counter\n";
-  for (size_t l = 0; l < std::size(kLayers); ++l) {
-    for (size_t ok = 0; ok < 2; ++ok) {
-      uint64_t v = sum([&](const MetricsShard& s) { return load(s.state_calls_[l][ok]); });
-      fmt::format_to(std::back_inserter(out),
-                     "bulwark_state_calls_total{{layer=\"{}\",outcome=\"{}\"}} {}\n", kLayers[l],
-                     ok == 0 ? "ok" : "failed", v);
-    }
-  }
+  by_layer("bulwark_state_calls_total", "outcome", {"ok", "failed"}, &MetricsShard::state_calls_);
   out +=
       "# HELP bulwark_state_fallbacks_total Requests served without the shared state, by layer "
       "and failure policy (fail_open: local state; fail_closed: 503).\n"
       "# TYPE bulwark_state_fallbacks_total counter\n";
-  for (size_t l = 0; l < std::size(kLayers); ++l) {
-    for (size_t closed = 0; closed < 2; ++closed) {
-      uint64_t v = sum([&](const MetricsShard& s) { return load(s.state_fallbacks_[l][closed]); });
-      fmt::format_to(std::back_inserter(out),
-                     "bulwark_state_fallbacks_total{{layer=\"{}\",policy=\"{}\"}} {}\n", kLayers[l],
-                     closed == 0 ? "fail_open" : "fail_closed", v);
-    }
-  }
+  by_layer("bulwark_state_fallbacks_total", "policy", {"fail_open", "fail_closed"},
+           &MetricsShard::state_fallbacks_);
   out +=
       "# HELP bulwark_cache_shared_total What a miss in this instance's memory found in the "
       "shared cache (waited: another instance's request was fetching it).\n"

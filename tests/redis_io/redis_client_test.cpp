@@ -39,45 +39,16 @@ using namespace testing_redis;
 
 class RedisClientTest : public ::testing::Test {
  protected:
-  void SetUp() override { port_ = free_port(); }
   void TearDown() override { stop_server(); }
 
   void start_server(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "redis-server", "--port", std::to_string(port_), "--bind",   "127.0.0.1", "--save", "",
-        "--appendonly", "no",     "--logfile",           "/dev/null"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ASSERT_EQ(::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ), 0);
-    auto end = Clock::now() + 5s;
-    while (!can_connect(port_)) {
-      ASSERT_LT(Clock::now(), end) << "redis-server did not start";
-      std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(server_.start(std::move(extra))) << "redis-server did not start";
   }
-
-  void stop_server(int signal = SIGTERM) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, signal);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  redis::RedisUrl url() const {
-    redis::RedisUrl u;
-    u.host = "127.0.0.1";
-    u.port = port_;
-    u.connect_timeout = 1s;
-    u.command_timeout = 2s;
-    return u;
-  }
+  void stop_server(int signal = SIGTERM) { server_.stop(signal); }
+  redis::RedisUrl url() const { return server_.url(); }
 
   asio::io_context io_;
-  uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  RedisServer server_;
 };
 
 TEST_F(RedisClientTest, PingSetGetRoundTrip) {
@@ -260,41 +231,6 @@ TEST_F(RedisClientTest, ServerKilledThenRestartedOnTheSamePort) {
   EXPECT_GE(client.stats().failures, 1u);
 }
 
-// A fake server on the test's io_context: accepts one connection, reads, then `answer`s.
-struct FakeServer {
-  explicit FakeServer(asio::io_context& io)
-      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), socket(io) {}
-  uint16_t port() const { return acceptor.local_endpoint().port(); }
-  tcp::acceptor acceptor;
-  tcp::socket socket;
-  bool closed_by_client = false;
-
-  // Answers `answer` to the first read, then closes (`close_after`) or reads until the end.
-  asio::awaitable<void> serve(std::string answer, bool close_after = false) {
-    error_code ec;
-    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    char buffer[4096];
-    co_await socket.async_read_some(asio::buffer(buffer),
-                                    asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    if (!answer.empty()) {
-      co_await asio::async_write(socket, asio::buffer(answer),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (close_after) {
-      socket.close(ec);
-      co_return;
-    }
-    for (;;) {
-      co_await socket.async_read_some(asio::buffer(buffer),
-                                      asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-    }
-    closed_by_client = ec == asio::error::eof || ec == asio::error::connection_reset;
-  }
-};
-
 TEST_F(RedisClientTest, GarbageFromTheServerFailsTheCommandsAndCloses) {
   FakeServer fake(io_);
   asio::co_spawn(io_, fake.serve("?garbage\r\n"), asio::detached);
@@ -326,7 +262,7 @@ TEST_F(RedisClientTest, GarbageFromTheServerFailsTheCommandsAndCloses) {
 
 TEST_F(RedisClientTest, ServerClosingMidReplyFailsTheCommand) {
   FakeServer fake(io_);
-  asio::co_spawn(io_, fake.serve("$10\r\nabc", true), asio::detached);
+  asio::co_spawn(io_, fake.serve("$10\r\nabc", FakeServer::Mode::once_then_close), asio::detached);
   auto u = url();
   u.port = fake.port();
   RedisClient client(io_.get_executor(), u);
@@ -412,7 +348,7 @@ TEST_F(RedisClientTest, PendingCommandsAreCapped) {
 }
 
 TEST_F(RedisClientTest, ConnectRefused) {
-  RedisClient client(io_.get_executor(), url());  // nothing listens on port_
+  RedisClient client(io_.get_executor(), url());  // nothing listens on its port
   RedisResult r;
   ASSERT_TRUE(
       run(io_, [&]() -> asio::awaitable<void> { r = co_await client.command(cmd("PING")); }));

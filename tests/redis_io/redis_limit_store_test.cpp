@@ -354,31 +354,6 @@ TEST_F(RedisLimitStoreTest, ScriptErrorsOtherThanNoscriptAreAnswersNotRetries) {
 
 // ---- servers that answer nonsense ------------------------------------------------------------
 
-// Accepts one connection and answers every read with `answer` (a fake Redis).
-struct FakeServer {
-  explicit FakeServer(asio::io_context& io)
-      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), socket(io) {}
-  uint16_t port() const { return acceptor.local_endpoint().port(); }
-  tcp::acceptor acceptor;
-  tcp::socket socket;
-
-  bool done = false;
-
-  asio::awaitable<void> serve(std::string answer) {
-    error_code ec;
-    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
-    char buffer[4096];
-    while (!ec) {
-      co_await socket.async_read_some(asio::buffer(buffer),
-                                      asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-      co_await asio::async_write(socket, asio::buffer(answer),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    }
-    done = true;
-  }
-};
-
 TEST_F(RedisLimitStoreTest, AServerAnsweringNonsenseGivesAnErrorNotACrash) {
   const std::vector<std::string> answers = {
       ":1\r\n",                                     // an integer
@@ -392,7 +367,7 @@ TEST_F(RedisLimitStoreTest, AServerAnsweringNonsenseGivesAnErrorNotACrash) {
   };
   for (const std::string& answer : answers) {
     FakeServer fake(io_);
-    asio::co_spawn(io_, fake.serve(answer), asio::detached);
+    asio::co_spawn(io_, fake.serve(answer, FakeServer::Mode::every_read), asio::detached);
     {
       redis::RedisUrl url = server_.url();
       url.port = fake.port();

@@ -5,9 +5,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -143,6 +145,45 @@ class RedisServer {
  private:
   uint16_t port_;
   pid_t pid_ = -1;
+};
+
+// A fake Redis on the test's io_context: accepts one connection and answers `answer` (bytes
+// as they are) to the first read (Mode::once, then reads on; Mode::once_then_close closes) or
+// to every read (Mode::every_read).
+struct FakeServer {
+  enum class Mode { once, once_then_close, every_read };
+
+  explicit FakeServer(asio::io_context& io)
+      : acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), socket(io) {}
+  uint16_t port() const { return acceptor.local_endpoint().port(); }
+  asio::ip::tcp::acceptor acceptor;
+  asio::ip::tcp::socket socket;
+  bool closed_by_client = false;
+  bool done = false;
+
+  asio::awaitable<void> serve(std::string answer, Mode mode = Mode::once) {
+    error_code ec;
+    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    char buffer[4096];
+    bool answered = false;
+    while (!ec) {
+      co_await socket.async_read_some(asio::buffer(buffer),
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      if (answered && mode != Mode::every_read) continue;
+      answered = true;
+      if (!answer.empty()) {
+        co_await asio::async_write(socket, asio::buffer(answer),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (mode == Mode::once_then_close) {
+        socket.close(ec);
+        break;
+      }
+    }
+    closed_by_client = ec == asio::error::eof || ec == asio::error::connection_reset;
+    done = true;
+  }
 };
 
 }  // namespace bulwark::testing_redis
