@@ -5,10 +5,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <stdexcept>
 #include <vector>
 
 #include "cache/entry_codec.hpp"
 #include "cache/redis_layout.hpp"
+#include "redis/script.hpp"
 
 namespace bulwark::server {
 namespace {
@@ -33,6 +35,14 @@ end
 local ttl = tonumber(ARGV[3])
 retype(KEYS[1], 'hash')
 retype(KEYS[2], 'set')
+if redis.call('SISMEMBER', KEYS[2], KEYS[1]) == 0 and
+   redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[5]) then
+  return 0 -- too many identities under this URL: this copy stays local
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and
+   redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+  redis.call('DEL', KEYS[1]) -- too many variants: start over
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 extend(KEYS[1], ttl)
 redis.call('SADD', KEYS[2], KEYS[1])
@@ -65,16 +75,16 @@ return {redis.call('EXISTS', KEYS[2]), redis.call('HGETALL', KEYS[1])}
 
 constexpr std::string_view kScanCount = "500";
 
-std::vector<std::string> eval(std::string_view script, std::vector<std::string> keys,
-                              std::vector<std::string> argv) {
-  std::vector<std::string> args;
-  args.reserve(3 + keys.size() + argv.size());
-  args.emplace_back("EVAL");
-  args.emplace_back(script);
-  args.push_back(std::to_string(keys.size()));
-  for (std::string& k : keys) args.push_back(std::move(k));
-  for (std::string& a : argv) args.push_back(std::move(a));
-  return args;
+// The scripts, sent as EVALSHA (the client loads them again after a NOSCRIPT).
+const redis::Script& script(std::string_view source) {
+  static const redis::Script insert = redis::make_script(std::string(kInsertScript));
+  static const redis::Script invalidate = redis::make_script(std::string(kInvalidateScript));
+  static const redis::Script unlock = redis::make_script(std::string(kUnlockScript));
+  static const redis::Script poll = redis::make_script(std::string(kPollScript));
+  for (const redis::Script* s : {&insert, &invalidate, &unlock, &poll}) {
+    if (s->source == source) return *s;
+  }
+  throw std::logic_error("redis cache store: unknown script");
 }
 
 // The failure a result stands for, or "" when it is a reply of the expected type.
@@ -146,7 +156,7 @@ asio::awaitable<RedisCacheStore::Found> RedisCacheStore::lookup(
   args.push_back(cache::redis_variants_key(prefix_, uri_key, identity));
   const RedisResult r = co_await client_.command(args);
   std::string error = failure(r, ReplyType::array);
-  if (!error.empty()) co_return Found{nullptr, std::move(error)};
+  if (!error.empty()) co_return Found{nullptr, std::move(error), !r.ok()};
   co_return select(r.reply, uri_key, identity, request_fields);
 }
 
@@ -162,8 +172,11 @@ asio::awaitable<std::string> RedisCacheStore::insert(std::shared_ptr<const Entry
   argv.push_back(entry->variant_key);
   argv.push_back(cache::encode_entry(*entry));
   argv.push_back(std::to_string(ttl.count()));
-  const std::vector<std::string> args = eval(kInsertScript, std::move(keys), std::move(argv));
-  const RedisResult r = co_await client_.command(args);
+  argv.push_back(std::to_string(kMaxVariants));
+  argv.push_back(std::to_string(kMaxIdentitiesPerUrl));
+  const std::span<const std::string> key_span(keys);
+  const std::span<const std::string> arg_span(argv);
+  const RedisResult r = co_await client_.run_script(script(kInsertScript), key_span, arg_span);
   co_return failure(r, ReplyType::integer);
 }
 
@@ -179,8 +192,9 @@ asio::awaitable<std::pair<int64_t, std::string>> RedisCacheStore::remove_url(
   keys.push_back(cache::redis_variants_key(prefix_, uri_key, ""));
   std::vector<std::string> argv;
   argv.push_back(cache::redis_variants_prefix(prefix_, uri_key));
-  const std::vector<std::string> args = eval(kInvalidateScript, std::move(keys), std::move(argv));
-  const RedisResult r = co_await client_.command(args);
+  const std::span<const std::string> key_span(keys);
+  const std::span<const std::string> arg_span(argv);
+  const RedisResult r = co_await client_.run_script(script(kInvalidateScript), key_span, arg_span);
   std::string error = failure(r, ReplyType::integer);
   co_return std::make_pair(error.empty() ? r.reply.integer : 0, std::move(error));
 }
@@ -238,8 +252,9 @@ asio::awaitable<void> RedisCacheStore::unlock(const std::string& uri_key,
   keys.push_back(cache::redis_lock_key(prefix_, uri_key, identity));
   std::vector<std::string> argv;
   argv.push_back(token);
-  const std::vector<std::string> args = eval(kUnlockScript, std::move(keys), std::move(argv));
-  co_await client_.command(args);
+  const std::span<const std::string> key_span(keys);
+  const std::span<const std::string> arg_span(argv);
+  co_await client_.run_script(script(kUnlockScript), key_span, arg_span);
 }
 
 asio::awaitable<RedisCacheStore::Found> RedisCacheStore::wait_for_leader(
@@ -248,15 +263,16 @@ asio::awaitable<RedisCacheStore::Found> RedisCacheStore::wait_for_leader(
   std::vector<std::string> keys;
   keys.push_back(cache::redis_variants_key(prefix_, uri_key, identity));
   keys.push_back(cache::redis_lock_key(prefix_, uri_key, identity));
-  const std::vector<std::string> args = eval(kPollScript, std::move(keys), {});
+  const std::span<const std::string> key_span(keys);
+  const std::span<const std::string> no_args;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    const RedisResult r = co_await client_.command(args);
+    const RedisResult r = co_await client_.run_script(script(kPollScript), key_span, no_args);
     std::string error = failure(r, ReplyType::array);
     const auto& parts = r.reply.elements;
     if (error.empty() && (parts.size() != 2 || parts[1].type != ReplyType::array))
       error = "redis: unexpected poll reply";
-    if (!error.empty()) co_return Found{nullptr, std::move(error)};
+    if (!error.empty()) co_return Found{nullptr, std::move(error), !r.ok()};
     Found found = select(parts[1], uri_key, identity, request_fields);
     const bool locked = parts[0].type == ReplyType::integer && parts[0].integer != 0;
     if (found.entry || !locked) co_return found;

@@ -38,7 +38,16 @@ class RedisCacheStore {
     // Non-empty when Redis failed or held garbage. `entry` may still be set: a valid
     // variant that matched beside an undecodable one is still served.
     std::string error;
+    // True when Redis gave no answer at all (down, timed out, a broken connection): what the
+    // failure policy is about. Garbage in an answer is a miss, not an outage.
+    bool unreachable = false;
   };
+
+  // Variants kept per URL and identity (beyond, the hash starts over: a Vary on a field with
+  // many values must not grow one key without bound), and identities per URL in its set
+  // (beyond, new identities' copies stay in their instance's memory).
+  static constexpr int kMaxVariants = 32;
+  static constexpr int kMaxIdentitiesPerUrl = 10000;
 
   // The variant of uri_key for this identity prefix whose Vary values match request_fields
   // (MemoryStore::lookup's matching, the most recent by Date when several match), or null.

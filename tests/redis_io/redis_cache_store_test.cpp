@@ -463,6 +463,55 @@ TEST_F(RedisCacheStoreTest, RedisDownGivesErrorsNotHangs) {
   EXPECT_EQ(locked, std::nullopt);
   EXPECT_FALSE(waited.entry);
   EXPECT_NE(waited.error, "");
+  EXPECT_TRUE(found.unreachable) << "no answer: the failure policy's business";
+  EXPECT_TRUE(waited.unreachable);
+}
+
+TEST_F(RedisCacheStoreTest, VariantsPerHashAreBounded) {
+  const std::string hash = variants_key("api.example/items");
+  std::vector<std::string> languages;  // the request lines below point into these
+  for (int i = 0; i < RedisCacheStore::kMaxVariants; ++i)
+    languages.push_back("l" + std::to_string(i));
+  for (const std::string& language : languages) {
+    const Lines request = {{"Accept-Language", language}};
+    ASSERT_EQ(insert(*a_, {.vary = "Accept-Language", .request = request, .body = "v"}), "");
+  }
+  EXPECT_EQ(raw(cmd("HLEN", hash)).integer, RedisCacheStore::kMaxVariants);
+  // Storing one of them again replaces it in place...
+  ASSERT_EQ(
+      insert(*a_,
+             {.vary = "Accept-Language", .request = {{"Accept-Language", "l0"}}, .body = "again"}),
+      "");
+  EXPECT_EQ(raw(cmd("HLEN", hash)).integer, RedisCacheStore::kMaxVariants);
+  // ... a new one starts the hash over.
+  const Lines last = {{"Accept-Language", "new"}};
+  ASSERT_EQ(insert(*a_, {.vary = "Accept-Language", .request = last, .body = "new"}), "");
+  EXPECT_EQ(raw(cmd("HLEN", hash)).integer, 1);
+  EXPECT_EQ(body_of(*b_, "api.example/items", "", last), "new");
+}
+
+TEST_F(RedisCacheStoreTest, IdentitiesPerUrlAreBounded) {
+  // The URL's set filled up by hand to the bound: a new identity's copy stays local.
+  const std::string set = cache::redis_url_set_key(kPrefix, "api.example/items");
+  std::vector<std::string> sadd = cmd("SADD", set);
+  for (int i = 0; i < RedisCacheStore::kMaxIdentitiesPerUrl; ++i) {
+    std::string filler(kPrefix);  // appended, not '+': g++ 12 warns falsely (-Wrestrict) on that
+    filler += "-filler-";
+    filler += std::to_string(i);
+    sadd.push_back(std::move(filler));
+  }
+  raw(sadd);
+  ASSERT_EQ(insert(*a_, {.who = "alice", .body = "alice's"}), "");
+  EXPECT_EQ(body_of(*b_, "api.example/items", "alice"), "");
+  EXPECT_EQ(raw(cmd("EXISTS", variants_key("api.example/items", "alice"))).integer, 0);
+}
+
+TEST_F(RedisCacheStoreTest, GarbageIsNotAnOutage) {
+  raw(cmd("HSET", variants_key("api.example/items"), "", "\x01\x02garbage"));
+  const auto found = lookup(*b_, "api.example/items");
+  EXPECT_FALSE(found.entry);
+  EXPECT_NE(found.error, "");
+  EXPECT_FALSE(found.unreachable) << "Redis answered: a miss, not a failed Redis";
 }
 
 TEST_F(RedisCacheStoreTest, GarbageIsAMissWithAnError) {
