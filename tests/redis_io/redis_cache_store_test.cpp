@@ -470,8 +470,7 @@ TEST_F(RedisCacheStoreTest, RedisDownGivesErrorsNotHangs) {
 TEST_F(RedisCacheStoreTest, VariantsPerHashAreBounded) {
   const std::string hash = variants_key("api.example/items");
   std::vector<std::string> languages;  // the request lines below point into these
-  for (int i = 0; i < RedisCacheStore::kMaxVariants; ++i)
-    languages.push_back("l" + std::to_string(i));
+  for (int i = 0; i < RedisCacheStore::kMaxVariants; ++i) languages.push_back(std::to_string(i));
   for (const std::string& language : languages) {
     const Lines request = {{"Accept-Language", language}};
     ASSERT_EQ(insert(*a_, {.vary = "Accept-Language", .request = request, .body = "v"}), "");
