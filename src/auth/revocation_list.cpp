@@ -134,27 +134,25 @@ std::string RevocationList::add(const Revocation& r, std::chrono::steady_clock::
   if (!table->merge(r, max_entries_)) {
     return "the revocation list is full (" + std::to_string(max_entries_) + " entries)";
   }
-  std::erase_if(recent_local_, [&](const LocalAdd& a) { return now - a.at >= kLocalGrace; });
-  recent_local_.push_back({r, now});
   publish_locked(std::move(table));
   return {};
 }
 
-std::size_t RevocationList::replace(std::vector<Revocation> from_store) {
-  return replace(std::move(from_store), std::chrono::steady_clock::now());
-}
-
-std::size_t RevocationList::replace(std::vector<Revocation> from_store,
-                                    std::chrono::steady_clock::time_point now) {
+std::size_t RevocationList::merge(std::vector<Revocation> from_store, int64_t now_s) {
   auto table = std::make_shared<Table>();
   std::size_t dropped = 0;
   std::lock_guard lock(mutex_);
-  std::erase_if(recent_local_, [&](const LocalAdd& a) { return now - a.at >= kLocalGrace; });
-  // Local adds first: the store's copy of one may predate it, and they must not be dropped
-  // for the bound in favour of what the store holds.
-  for (const auto& local : recent_local_) dropped += !table->merge(local.revocation, max_entries_);
+  // What this list holds stays until it expires: nothing un-revokes a token, and a store
+  // that lost entries (a failover, a restore) must not take them from the instances.
+  for (auto* map : {&table_->jti, &table_->subject}) {
+    for (const auto& [key, times] : *map) {
+      if (times.expires_at_s < now_s) continue;
+      table->map_for(map == &table_->jti ? Revocation::Kind::jti : Revocation::Kind::subject)
+          .emplace(key, times);
+    }
+  }
   for (const auto& r : from_store) {
-    if (r.value.empty()) continue;
+    if (r.value.empty() || r.expires_at_s < now_s) continue;
     dropped += !table->merge(r, max_entries_);
   }
   publish_locked(std::move(table));

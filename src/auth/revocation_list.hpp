@@ -48,9 +48,6 @@ struct Revocation {
 class RevocationList {
  public:
   static constexpr std::size_t kDefaultMaxEntries = 1'000'000;
-  // How long a local add survives a replace() whose snapshot lacks it: a poll that read the
-  // store just before a publish landed must not undo the publish locally.
-  static constexpr std::chrono::seconds kLocalGrace{2};
 
   explicit RevocationList(std::size_t max_entries = kDefaultMaxEntries);
   ~RevocationList();
@@ -62,12 +59,12 @@ class RevocationList {
   std::string add(const Revocation& r);
   std::string add(const Revocation& r, std::chrono::steady_clock::time_point now);
 
-  // The shared store's full content replaces the list, except local adds younger than
-  // kLocalGrace, which are merged back in. Returns how many entries did not fit the bound
-  // (dropped).
-  std::size_t replace(std::vector<Revocation> from_store);
-  std::size_t replace(std::vector<Revocation> from_store,
-                      std::chrono::steady_clock::time_point now);
+  // Merges the shared store's content (as add() does each entry) and forgets the entries
+  // that expired before `now_s` (unix seconds). Nothing else leaves the list: no operation
+  // un-revokes a token, so a store that lost entries (a failover to a lagging replica, a
+  // restore, a poll that read it just before a publish landed) never takes them from an
+  // instance. Returns how many entries did not fit the bound (dropped).
+  std::size_t merge(std::vector<Revocation> from_store, int64_t now_s);
 
   // `claims`: a verified token's claims set. See "Matching" above.
   bool is_revoked(const boost::json::object& claims, int64_t now_s) const;
@@ -90,11 +87,6 @@ class RevocationList {
   std::atomic<uint64_t> version_{0};
   mutable std::mutex mutex_;  // writers; and readers fetching a newer table
   std::shared_ptr<const Table> table_;
-  struct LocalAdd {
-    Revocation revocation;
-    std::chrono::steady_clock::time_point at;
-  };
-  std::vector<LocalAdd> recent_local_;  // under mutex_
 };
 
 }  // namespace bulwark::auth

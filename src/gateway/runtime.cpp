@@ -118,7 +118,7 @@ void attach_cache(const config::Config& config, CompileEnvironment& environment,
 
 // A revocation is forgotten once no token it covers can still be accepted: after the longest
 // lifetime any issuer allows (max_lifetime; a week for an issuer without one, whose tokens may
-// live longer still: the docs say to set max_lifetime), plus the clock leeway.
+// live longer still: the docs say to set max_lifetime), plus twice the clock leeway.
 int64_t revocation_lifetime(const config::Config& config) {
   constexpr int64_t kDefaultLifetimeS = 7 * 24 * 3600;
   int64_t longest = 0;
@@ -133,7 +133,9 @@ int64_t revocation_lifetime(const config::Config& config) {
       longest = std::max(longest, lifetime);
     }
   }
-  return (longest > 0 ? longest : kDefaultLifetimeS) + leeway;
+  // A token accepted at the revocation may carry an iat up to one leeway ahead, and is
+  // accepted until its exp plus one leeway: two leeways, and a second for rounding.
+  return (longest > 0 ? longest : kDefaultLifetimeS) + 2 * leeway + 1;
 }
 
 }  // namespace

@@ -100,12 +100,16 @@ local function ahead(tat_s, tat_n)
   if ds < 0 then
     return 0
   end
-  if ds > 9007198 then
+  if ds > 9007199 then
     return FAR
   end
+  -- ds * 1e9 is exact below 2^53; a sum that reaches 2^53 is "far" whatever its rounding.
   local d = ds * BILLION + (tat_n - now_n)
   if d < 0 then
     return 0
+  end
+  if d >= FAR then
+    return FAR
   end
   return d
 end

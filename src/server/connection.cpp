@@ -1,5 +1,7 @@
 #include "server/connection.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -798,8 +800,10 @@ asio::awaitable<bool> ClientConnection::look_up_shared(const gateway::CompiledCa
   auto& metrics = worker_.metrics();
   auto found =
       co_await state->cache().lookup(cache_.uri_key, cache_.identity, cache_.request_lines);
-  const bool answered = found.entry || found.error.empty();
+  // Garbage in an answer is a miss (logged at debug); no answer at all is an outage.
+  const bool answered = !found.unreachable;
   metrics.state_call(Layer::cache, answered);
+  if (answered && !found.error.empty()) spdlog::debug("shared cache: {}", found.error);
   if (!answered) {
     // The cache never fails a request: without Redis this instance's memory serves alone.
     state->health().failed("cache", found.error);
@@ -895,6 +899,7 @@ asio::awaitable<void> invalidate_shared(std::shared_ptr<WorkerState> state, std:
   const auto command = cache::cache_event_command(cache_events_key(state->settings()), event);
   const RedisResult sent = co_await state->client().command(command);
   if (!sent.ok()) state->health().failed("cache", sent.error);
+  if (sent.ok() && sent.reply.is_error()) spdlog::warn("shared cache event: {}", sent.reply.text);
 }
 
 }  // namespace
@@ -1082,6 +1087,7 @@ std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
                !gateway::refused_for_request(refusal)) {
       // What the upstream sent now replaces the stored response, which is outdated.
       store.remove(*cache_.entry);
+      unshare(cache_.entry->uri_key);
     }
   }
   record_cache(cache_.action == gateway::CacheAction::bypass
@@ -1093,6 +1099,7 @@ std::string* ClientConnection::begin_cache_store(const ResponseParser& parser) {
   if (cache_.head && cache_.entry && status == 200 && !same_validators(*cache_.entry, response)) {
     // RFC 9111 §4.3.5: a HEAD response with other validators means the entry is outdated.
     store.remove(*cache_.entry);
+    unshare(cache_.entry->uri_key);
   }
   if (!cache_pending_) {
     cache_flight_.finish();  // nothing will be stored: followers need not wait for the body
@@ -1546,6 +1553,7 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
       if (!cache::freshens(*cache_.entry, lines)) {
         // §4.3.4: it fits no stored response; the stored one is outdated.
         runtime_->cache_store->remove(*cache_.entry);
+        unshare(cache_.entry->uri_key);
         cache_retry_ = true;
         co_return true;
       }
@@ -1555,6 +1563,7 @@ asio::awaitable<bool> ClientConnection::proxy(const gateway::CompiledRoute& rout
         if (runtime_->cache_store->insert(fresh)) share(fresh);
       } else {
         runtime_->cache_store->remove(*cache_.entry);
+        unshare(cache_.entry->uri_key);
       }
       cache_.entry = std::move(fresh);
       cache_.not_modified = cache::not_modified(*cache_.entry, cache_.request_lines, now_seconds());
@@ -1856,10 +1865,11 @@ void ClientConnection::end_exchange() {
   limit_lines_.clear();
   cache_lines_.clear();
   cache_config_ = nullptr;
+  release_shared_lock();  // names the key: before cache_ is cleared
   cache_.clear();
   cache_flight_ = {};
-  release_shared_lock();
   cache_pending_.reset();
+  state_.reset();  // an idle connection keeps no Redis connection alive across a reload
   cache_capture_overflow_ = false;
   validating_ = false;
   validator_count_ = 0;

@@ -193,11 +193,12 @@ struct GatewayServer::Impl {
   void attach_state(const gateway::Runtime& runtime) {
     const auto& settings = runtime.config.state;
     StateControl* now = state_control.load();
+    if (now != nullptr && settings && now->serves(*settings)) return;
+    if (now != nullptr) now->retire();
     if (!settings) {
       state_control.store(nullptr);
       return;
     }
-    if (now != nullptr && now->serves(*settings)) return;
     state_controls.push_back(std::make_unique<StateControl>(
         control, *settings, compile_environment.revocations, shared,
         [this](const cache::CacheEvent& event) { apply_cache_event(event); }));

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace bulwark::server {
@@ -173,6 +175,8 @@ struct RevocationSync::State {
   bool garbage_logged = false;
   bool overflow_logged = false;
   std::atomic<int64_t> last_sync_ms{0};
+  // The fields the last full load found: what the list holds beyond them, the store lost.
+  std::unordered_set<std::string> stored_fields;
   Stats stats;
 
   bool needs_full_load() const {
@@ -239,10 +243,11 @@ struct RevocationSync::State {
                  limited(redis::describe(field)), entries_key);
   }
 
-  // Replaces the list with the live entries of an HGETALL reply; returns the expired fields.
+  // Merges the live entries of an HGETALL reply into the list; returns the expired fields.
   std::vector<std::string> load(const redis::Reply& hash) {
     std::vector<Revocation> live;
     std::vector<std::string> expired;
+    stored_fields.clear();
     const int64_t now_s = unix_seconds();
     const auto& items = hash.elements;
     for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
@@ -252,10 +257,11 @@ struct RevocationSync::State {
       } else if (r->expires_at_s < now_s) {
         expired.push_back(items[i].text);
       } else {
+        stored_fields.insert(items[i].text);
         live.push_back(std::move(*r));
       }
     }
-    const std::size_t dropped = list->replace(std::move(live));
+    const std::size_t dropped = list->merge(std::move(live), now_s);
     if (dropped > 0 && !overflow_logged) {
       overflow_logged = true;
       spdlog::error("revocations: {} stored revocation(s) over the bound of {} not loaded", dropped,
@@ -308,6 +314,24 @@ asio::awaitable<bool> reseed(std::shared_ptr<State> s) {
   co_return true;
 }
 
+// Writes back what the list holds and the store lacks (a failover to a lagging replica, a
+// restore, a publish that failed): instances started later learn it too. A few per poll, so
+// a large difference never holds up the poll for long.
+asio::awaitable<void> reseed_missing(std::shared_ptr<State> s) {
+  constexpr std::size_t kPerPoll = 100;
+  const int64_t now_s = unix_seconds();
+  std::size_t written = 0;
+  for (const auto& r : s->list->entries()) {
+    if (written >= kPerPoll || s->stopped) break;
+    if (r.expires_at_s < now_s || s->stored_fields.count(revocation_field(r)) > 0) continue;
+    auto args = publish_args(*s, r);
+    RedisResult result = co_await s->client->command(args);
+    if (!result.ok() || result.reply.is_error()) co_return;
+    ++written;
+  }
+  if (written > 0) spdlog::warn("revocations: wrote {} revocation(s) the store lacked", written);
+}
+
 asio::awaitable<void> poll_once(std::shared_ptr<State> s) {
   auto args = s->poll_args();
   RedisResult result = co_await s->client->command(args);
@@ -334,6 +358,7 @@ asio::awaitable<void> poll_once(std::shared_ptr<State> s) {
     s->connects_seen = s->client->stats().connects;
     s->note_success();
     if (!expired.empty()) co_await clean(s, std::move(expired));
+    co_await reseed_missing(s);
     co_return;
   }
   s->note_success();

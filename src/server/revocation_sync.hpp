@@ -16,9 +16,10 @@
 // The poll: every poll_interval one script returns the version and, only when it differs from
 // the last one seen, the whole hash (so the content always matches its version). A full load
 // is also forced every 5 s and after the client reconnected (a restarted Redis may have
-// reached the old version number again). A full load replaces the list (RevocationList keeps
-// its own adds of the last 2 s that the load may predate), leaves out expired entries and
-// deletes their fields (a script that deletes a field only if it is still expired, so a
+// reached the old version number again). A full load merges into the list (nothing leaves it but
+// expiry: no operation un-revokes, so a store that lost entries takes nothing from an
+// instance, which writes what the store lacks back, a hundred per poll), leaves out expired entries
+// and deletes their fields (a script that deletes a field only if it is still expired, so a
 // concurrent re-publish survives). A field or value that does not parse is skipped, counted
 // and logged once; it is left in Redis (a newer version may have written it).
 // A changed epoch means the store lost its content (Redis restarted without persistence, a

@@ -46,15 +46,15 @@ StateControl::StateControl(asio::io_context& control, const config::StateSetting
 }
 
 StateControl::~StateControl() {
-  *alive_ = false;
-  timer_.cancel();
-  events_timer_.cancel();
-  sync_.stop();
+  retire();
 }
 
 asio::awaitable<void> StateControl::read_events(StateControl* self, std::shared_ptr<bool> alive) {
+  constexpr int kReadsPerTick = 16;
   while (*alive) {
-    co_await self->read_events_once();
+    for (int i = 0; i < kReadsPerTick && *alive; ++i) {
+      if (!co_await self->read_events_once()) break;
+    }
     if (!*alive) co_return;
     self->events_timer_.expires_after(kPollInterval);
     boost::system::error_code ec;
@@ -64,26 +64,35 @@ asio::awaitable<void> StateControl::read_events(StateControl* self, std::shared_
 
 // One read: positions at the stream's end first (what happened before this instance started
 // is in no memory of it), then applies what others sent since.
-asio::awaitable<void> StateControl::read_events_once() {
+asio::awaitable<bool> StateControl::read_events_once() {
   const bool positioned = !last_event_id_.empty();
   const auto command = positioned ? cache::cache_events_read_command(events_key_, last_event_id_)
                                   : cache::cache_events_tail_command(events_key_);
   const RedisResult result = co_await client_.command(command);
-  if (!result.ok() || result.reply.is_error()) co_return;  // the revocation poll reports it
+  if (!result.ok() || result.reply.is_error()) co_return false;  // the poll's health says it
   std::string why;
   auto batch = cache::parse_cache_events(result.reply, positioned, &why);
   if (!batch) {
     spdlog::warn("shared state: {}", why);
-    co_return;
+    co_return false;
   }
   if (!positioned) {
     last_event_id_ = batch->last_id.empty() ? "0-0" : batch->last_id;
-    co_return;
+    co_return false;
   }
   if (!batch->last_id.empty()) last_event_id_ = batch->last_id;
   for (const auto& event : batch->events) {
     if (event.source != shared_.instance_id) apply_(event);
   }
+  // A full read: more are waiting, read on at once (a busy cluster must not fall behind).
+  co_return batch->events.size() + batch->skipped >= cache::kCacheEventsPerRead;
+}
+
+void StateControl::retire() {
+  *alive_ = false;
+  timer_.cancel();
+  events_timer_.cancel();
+  sync_.stop();
 }
 
 bool StateControl::serves(const config::StateSettings& settings) const {
@@ -104,8 +113,8 @@ void StateControl::tick() {
     shared_.state_health.failed("revocations", "no answer from Redis for the revocation poll");
   }
   timer_.expires_after(kTick);
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) tick();
+  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (!ec && *alive) tick();
   });
 }
 
@@ -145,6 +154,7 @@ asio::awaitable<std::pair<uint64_t, std::string>> StateControl::purge_and_tell(s
   const auto command = cache::cache_event_command(events_key_, event);
   const RedisResult sent = co_await client_.command(command);
   if (!sent.ok()) purged.second = sent.error;
+  if (sent.ok() && sent.reply.is_error()) purged.second = "redis: " + sent.reply.text;
   co_return purged;
 }
 

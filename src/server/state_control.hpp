@@ -38,6 +38,11 @@ class StateControl {
 
   bool serves(const config::StateSettings& settings) const;
 
+  // Replaced by a reload: stops its loops (the revocation poll, the health tick, the event
+  // reader), so that only the current settings' Redis feeds the list and the health. Kept
+  // (not destroyed) until shutdown: the admin thread may still be in one of its calls.
+  void retire();
+
   // At startup, before anything listens: runs the control loop until the first read of the
   // shared revocations (or connect + command timeout), so that the first requests are
   // checked against them. False when Redis did not answer in time.
@@ -55,7 +60,8 @@ class StateControl {
   void tick();
   // Reads the other instances' cache events every kEventPoll, for as long as *alive.
   static boost::asio::awaitable<void> read_events(StateControl* self, std::shared_ptr<bool> alive);
-  boost::asio::awaitable<void> read_events_once();
+  // True when the read was full (more are waiting).
+  boost::asio::awaitable<bool> read_events_once();
   boost::asio::awaitable<std::pair<uint64_t, std::string>> purge_and_tell(std::string host,
                                                                           std::string path,
                                                                           bool prefix);

@@ -68,7 +68,9 @@ Worker::~Worker() {
   pools_.clear();
   // Connections hold the state by shared_ptr and die with the io_context: close its Redis
   // connection while the io_context still exists.
-  if (state_) state_->client().close();
+  for (const auto& made : states_made_) {
+    if (auto state = made.lock()) state->client().close();
+  }
   io_.reset();
   state_.reset();
 }
@@ -141,6 +143,8 @@ void Worker::apply_state(const gateway::Runtime& runtime) {
   if (state_ && state_->serves(*settings)) return;
   state_ = std::make_shared<WorkerState>(io_->get_executor(), *settings, shared_.state_health,
                                          shared_.instance_id);
+  std::erase_if(states_made_, [](const auto& made) { return made.expired(); });
+  states_made_.push_back(state_);
 }
 
 void Worker::run_on_worker(std::function<void()> task) {

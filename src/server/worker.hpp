@@ -112,6 +112,9 @@ class Worker {
   std::shared_ptr<const gateway::Runtime> runtime_;
   std::vector<std::shared_ptr<proxy::UpstreamPool>> pools_;
   std::shared_ptr<WorkerState> state_;
+  // Every WorkerState this worker made: one replaced by a reload may live on in a request or
+  // a background copy, and its Redis connection must close while the io_context exists.
+  std::vector<std::weak_ptr<WorkerState>> states_made_;
   observe::MetricsShard* metrics_;
   observe::AccessLogBuffer access_log_;
   DeadlineList deadlines_;

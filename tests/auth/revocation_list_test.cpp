@@ -140,41 +140,40 @@ TEST(RevocationListTest, BoundRefusesNewEntriesButMergesKnownOnes) {
   EXPECT_EQ(list.add(jti("b"), kT0), "the revocation list is full (2 entries)");
   EXPECT_EQ(list.add(jti("a"), kT0), "");
   EXPECT_EQ(list.size(), 2u);
-  EXPECT_EQ(list.replace({jti("x"), jti("y"), jti("z")}, kT0 + 1h), 1u);
+  EXPECT_EQ(list.merge({jti("x"), jti("y"), jti("z")}, kNow), 3u);
   EXPECT_EQ(list.size(), 2u);
 }
 
-TEST(RevocationListTest, ReplaceTakesTheStoreContent) {
-  RevocationList list;
-  ASSERT_EQ(list.add(jti("old"), kT0), "");
-  EXPECT_EQ(list.replace({jti("a"), subject("u")}, kT0 + 5s), 0u);
-  EXPECT_EQ(list.size(), 2u);
-  EXPECT_FALSE(list.is_revoked(claims(R"({"jti":"old"})"), kNow));
-  EXPECT_TRUE(list.is_revoked(claims(R"({"jti":"a"})"), kNow));
-  list.replace({}, kT0 + 6s);
-  EXPECT_TRUE(list.empty());
-  EXPECT_FALSE(list.is_revoked(claims(R"({"jti":"a"})"), kNow));
-}
-
-TEST(RevocationListTest, ReplaceKeepsRecentLocalAdds) {
+TEST(RevocationListTest, MergeAddsTheStoreContentAndKeepsWhatItHeld) {
   RevocationList list;
   ASSERT_EQ(list.add(jti("mine"), kT0), "");
-  // A poll that read the store before the publish landed.
-  list.replace({jti("theirs")}, kT0 + 1s);
+  EXPECT_EQ(list.merge({jti("a"), subject("u")}, kNow), 0u);
+  EXPECT_EQ(list.size(), 3u);
+  EXPECT_TRUE(list.is_revoked(claims(R"({"jti":"a"})"), kNow));
+  // A store that lost entries (failover, restore) takes nothing away: nothing un-revokes.
+  list.merge({}, kNow);
+  EXPECT_EQ(list.size(), 3u);
   EXPECT_TRUE(list.is_revoked(claims(R"({"jti":"mine"})"), kNow));
-  EXPECT_TRUE(list.is_revoked(claims(R"({"jti":"theirs"})"), kNow));
-  // Past the grace, the store is the truth.
-  list.replace({jti("theirs")}, kT0 + RevocationList::kLocalGrace);
-  EXPECT_FALSE(list.is_revoked(claims(R"({"jti":"mine"})"), kNow));
-  EXPECT_EQ(list.size(), 1u);
+  EXPECT_TRUE(list.is_revoked(claims(R"({"jti":"a"})"), kNow));
 }
 
-TEST(RevocationListTest, ReplaceMergesALocalAddWithItsOlderStoreCopy) {
+TEST(RevocationListTest, MergeForgetsWhatExpired) {
+  RevocationList list;
+  ASSERT_EQ(list.add(jti("old"), kT0), "");  // until kUntil
+  list.merge({jti("a")}, kUntil);
+  EXPECT_EQ(list.size(), 2u) << "expires_at itself still counts";
+  list.merge({jti("a")}, kUntil + 1);
+  EXPECT_TRUE(list.empty()) << "both expired, the store's copy too";
+}
+
+TEST(RevocationListTest, MergeTakesTheLaterTimes) {
   RevocationList list;
   ASSERT_EQ(list.add(subject("u", "", kNow + 50), kT0), "");
-  list.replace({subject("u", "", kNow)}, kT0 + 1s);
+  list.merge({subject("u", "", kNow)}, kNow);
   EXPECT_EQ(list.size(), 1u);
   EXPECT_TRUE(list.is_revoked(claims(R"({"sub":"u","iat":1700000050})"), kNow));
+  list.merge({subject("u", "", kNow + 100)}, kNow);
+  EXPECT_TRUE(list.is_revoked(claims(R"({"sub":"u","iat":1700000100})"), kNow));
 }
 
 TEST(RevocationListTest, EntriesListsEverything) {
@@ -211,7 +210,7 @@ TEST(RevocationListTest, ManyReadersWhileReplacing) {
   for (int round = 0; round < 300 || reads.load() < 10'000; ++round) {
     std::vector<Revocation> content = {jti("always")};
     for (int i = 0; i < round % 20; ++i) content.push_back(jti(numbered("n", i)));
-    list.replace(std::move(content));
+    list.merge(std::move(content), kNow);
     if (round % 7 == 0) {
       ASSERT_EQ(list.add(subject(numbered("s", round))), "");
     }

@@ -260,6 +260,26 @@ TEST_F(RevocationSyncTest, EmptiedStoreRefilledFromTheInstances) {
   EXPECT_TRUE(b->revoked(R"({"jti":"two"})"));
 }
 
+// A store that lost some entries but kept its epoch (a failover to a lagging replica, a
+// restore from an older snapshot): the instances keep refusing the tokens and write the lost
+// entries back.
+TEST_F(RevocationSyncTest, StoreThatLostEntriesTakesNothingAndIsWrittenBack) {
+  auto a = instance();
+  auto b = instance();
+  ASSERT_EQ(publish(*a, jti("kept")), "");
+  ASSERT_EQ(publish(*a, jti("lost")), "");
+  ASSERT_TRUE(wait_until([&] { return b->revoked(R"({"jti":"lost"})"); }));
+  const std::string lost_field = revocation_field(jti("lost"));
+  raw({"HDEL", std::string(kEntries), lost_field});
+  raw({"INCR", std::string(kVersion)});
+  ASSERT_TRUE(wait_until([&] {
+    return raw({"HEXISTS", std::string(kEntries), lost_field}) == redis::Reply::of_integer(1);
+  })) << "written back by an instance";
+  EXPECT_TRUE(a->revoked(R"({"jti":"lost"})"));
+  EXPECT_TRUE(b->revoked(R"({"jti":"lost"})"));
+  EXPECT_TRUE(b->revoked(R"({"jti":"kept"})"));
+}
+
 TEST_F(RevocationSyncTest, PublishRefusesMalformedRevocations) {
   auto a = instance();
   EXPECT_EQ(publish(*a, jti("")),
