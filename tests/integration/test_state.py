@@ -11,6 +11,7 @@ own, so that they do not count against each other."""
 import json
 import os
 import random
+import signal
 import re
 import subprocess
 import tempfile
@@ -390,6 +391,61 @@ class LocalRevocationTest(StateTestBase):
         self.assertEqual(metric(gw2.metrics(), "bulwark_revocations"), 0)
         self.assertNotIn("bulwark_state_redis_up", gw1.admin("/metrics")[2].decode())
         self.assertAllAlive(self.gws)
+
+
+class ReloadStateTest(StateTestBase):
+    """A reload that moves the shared state to another Redis leaves the old one alone."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.old_redis = cls.start_redis()
+        cls.new_redis = cls.start_redis()
+
+    def config(self, redis):
+        config = gateway_config(
+            {"origin": [self.origin_server.address]},
+            [{"name": "user", "match": {"path_prefix": "/api/"}, "upstream": "origin",
+              "auth": "required", "limits": ["per_user"]}])
+        config["auth"] = self.auth_section()
+        config["limits"] = {"per_user": {"rate": "%d/m" % N, "burst": N, "key": "claim:sub"}}
+        config["state"] = state_section(redis.port)
+        return config
+
+    def test_reload_to_another_redis_uses_it_alone(self):
+        gw = self.start_gateway(self.config(self.old_redis), name="reloaded")
+        first = unique("rita")
+        self.assertEqual(timed_request(gw, "GET", "/api/echo/x",
+                                       bearer(self.token(first))).status, 200)
+        gw.write_config(dict(gw.config, state=state_section(self.new_redis.port)))
+        gw.process.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: "reloaded" in gw.stderr() and
+                                   "shared state on redis://127.0.0.1:%d" % self.new_redis.port
+                                   in gw.stderr(), timeout=5), gw.stderr())
+        time.sleep(0.3)  # requests after the swap (one sweep tick)
+        # Limits and revocations now live in the new Redis.
+        second = unique("rosa")
+        jti = unique("jti")
+        token = self.token(second, jti=jti)
+        self.assertEqual(timed_request(gw, "GET", "/api/echo/x", bearer(token)).status, 200)
+        self.assertEqual(self.new_redis.cli("EXISTS", "bulwark:rl:{c%d:%s}:per_user" %
+                                            (len(second), second)).strip(), "1")
+        self.assertEqual(self.old_redis.cli("EXISTS", "bulwark:rl:{c%d:%s}:per_user" %
+                                            (len(second), second)).strip(), "0")
+        status, _, body = gw.admin("/auth/revoke", method="POST", body=json.dumps({"jti": jti}))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.new_redis.cli("HLEN", "bulwark:{revocations}:entries").strip(), "1")
+        self.assertEqual(self.old_redis.cli("HLEN", "bulwark:{revocations}:entries").strip(), "0")
+        self.assertRevoked(timed_request(gw, "GET", "/api/echo/x", bearer(token)))
+        # The old Redis going away is none of this instance's business any more.
+        self.old_redis.kill()
+        time.sleep(1.0)
+        self.assertRevoked(timed_request(gw, "GET", "/api/echo/x", bearer(token)))
+        status, _, body = gw.admin("/readyz")
+        self.assertEqual((status, json.loads(body)), (200, {"ready": True}))
+        self.assertEqual(log_lines(gw, "shared state: Redis unavailable"), [])
+        self.assertEqual(metric(gw.metrics(), "bulwark_state_redis_up"), 1)
+        self.assertAlive(gw)
 
 
 # ---------------------------------------------------------------------------------------------
