@@ -212,10 +212,11 @@ TEST(EntryCodec, NotModifiedMergedEntry) {
                                  {"ETag", "\"v1\""},
                                  {"X-Old", "1"},
                                  {"Date", format_http_date(at(-1))}});
+  const std::string date = format_http_date(at(100));  // the lines below point into it
   const Lines not_modified_fields = {{"Cache-Control", "max-age=500, stale-if-error=60"},
                                      {"ETag", "\"v1\""},
                                      {"Age", "3"},
-                                     {"Date", format_http_date(at(100))}};
+                                     {"Date", date}};
   ASSERT_TRUE(freshens(stored, not_modified_fields));
   const auto merged = freshen(stored, not_modified_fields, at(99), at(101), false);
   EXPECT_EQ(merged->age_field, seconds{3});
