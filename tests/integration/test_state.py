@@ -48,6 +48,17 @@ def bearer(token):
     return {"Authorization": "Bearer " + token}
 
 
+def route(name, prefix, host=None, **extra):
+    match = {"path_prefix": prefix}
+    if host:
+        match["host"] = host
+    return dict({"name": name, "match": match, "upstream": "origin"}, **extra)
+
+
+USER_ROUTE = route("user", "/api/echo/user", auth="required", limits=["per_user"])
+PER_USER = {"per_user": {"rate": "%d/m" % N, "burst": N, "key": "claim:sub"}}
+
+
 def state_section(port, on_failure="fail_open"):
     return {"redis": "redis://127.0.0.1:%d/0?command_timeout=200ms&connect_timeout=300ms" % port,
             "on_failure": on_failure}
@@ -127,6 +138,18 @@ class StateTestBase(GatewayTestCase):
                 # revoked tokens are failures: the guard must not block the tests' client
                 "failed_attempts": "off"}
 
+    @classmethod
+    def config(cls, routes, limits=None, redis=None, on_failure="fail_open", **kwargs):
+        """A config for the class's origin and issuer: `routes`, `limits`, and the shared
+        state on `redis` (none without it)."""
+        config = gateway_config({"origin": [cls.origin_server.address]}, routes, **kwargs)
+        config["auth"] = cls.auth_section()
+        if limits:
+            config["limits"] = limits
+        if redis is not None:
+            config["state"] = state_section(redis.port, on_failure)
+        return config
+
     def token(self, sub, **extra):
         return hs_token(self.secret, claims(ISS, sub=sub, **extra))
 
@@ -173,21 +196,11 @@ class SharedStateTest(StateTestBase):
     def setUpClass(cls):
         super().setUpClass()
         cls.redis = cls.start_redis()
-        config = gateway_config(
-            {"origin": [cls.origin_server.address]},
-            [
-                {"name": "user", "match": {"path_prefix": "/api/echo/user"}, "upstream": "origin",
-                 "auth": "required", "limits": ["per_user"]},
-                {"name": "ip", "match": {"path_prefix": "/api/echo/ip"}, "upstream": "origin",
-                 "limits": ["per_ip"]},
-                {"name": "authed", "match": {"path_prefix": "/api/echo/authed"},
-                 "upstream": "origin", "auth": "required"},
-            ],
-            server={"trusted_proxies": ["127.0.0.1/32"]})
-        config["auth"] = cls.auth_section()
-        config["limits"] = {"per_user": {"rate": "%d/m" % N, "burst": N, "key": "claim:sub"},
-                            "per_ip": {"rate": "%d/m" % N, "burst": N, "key": "client_ip"}}
-        config["state"] = state_section(cls.redis.port)
+        config = cls.config(
+            [USER_ROUTE, route("ip", "/api/echo/ip", limits=["per_ip"]),
+             route("authed", "/api/echo/authed", auth="required")],
+            dict(PER_USER, per_ip={"rate": "%d/m" % N, "burst": N, "key": "client_ip"}),
+            cls.redis, server={"trusted_proxies": ["127.0.0.1/32"]})
         cls.gws = [cls.start_gateway(config, name="bulwark%d" % (i + 1)) for i in range(3)]
 
     def user_get(self, gw, token, request_id=None):
@@ -370,11 +383,7 @@ class LocalRevocationTest(StateTestBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        config = gateway_config(
-            {"origin": [cls.origin_server.address]},
-            [{"name": "authed", "match": {"path_prefix": "/api/"}, "upstream": "origin",
-              "auth": "required"}])
-        config["auth"] = cls.auth_section()
+        config = cls.config([route("authed", "/api/", auth="required")])
         cls.gws = [cls.start_gateway(config, name="local%d" % (i + 1)) for i in range(2)]
 
     def test_revocation_without_state_applies_to_one_instance(self):
@@ -402,18 +411,10 @@ class ReloadStateTest(StateTestBase):
         cls.old_redis = cls.start_redis()
         cls.new_redis = cls.start_redis()
 
-    def config(self, redis):
-        config = gateway_config(
-            {"origin": [self.origin_server.address]},
-            [{"name": "user", "match": {"path_prefix": "/api/"}, "upstream": "origin",
-              "auth": "required", "limits": ["per_user"]}])
-        config["auth"] = self.auth_section()
-        config["limits"] = {"per_user": {"rate": "%d/m" % N, "burst": N, "key": "claim:sub"}}
-        config["state"] = state_section(redis.port)
-        return config
-
     def test_reload_to_another_redis_uses_it_alone(self):
-        gw = self.start_gateway(self.config(self.old_redis), name="reloaded")
+        config = self.config([route("user", "/api/", auth="required", limits=["per_user"])],
+                             PER_USER, self.old_redis)
+        gw = self.start_gateway(config, name="reloaded")
         first = unique("rita")
         self.assertEqual(timed_request(gw, "GET", "/api/echo/x",
                                        bearer(self.token(first))).status, 200)
@@ -458,17 +459,8 @@ class FailOpenTest(StateTestBase):
     def setUpClass(cls):
         super().setUpClass()
         cls.redis = cls.start_redis()
-        config = gateway_config(
-            {"origin": [cls.origin_server.address]},
-            [
-                {"name": "user", "match": {"path_prefix": "/api/echo/user"}, "upstream": "origin",
-                 "auth": "required", "limits": ["per_user"]},
-                {"name": "cached", "match": {"host": "cached.test", "path_prefix": "/api/"},
-                 "upstream": "origin", "cache": "shared"},
-            ])
-        config["auth"] = cls.auth_section()
-        config["limits"] = {"per_user": {"rate": "%d/m" % N, "burst": N, "key": "claim:sub"}}
-        config["state"] = state_section(cls.redis.port, "fail_open")
+        config = cls.config([USER_ROUTE, route("cached", "/api/", "cached.test", cache="shared")],
+                            PER_USER, cls.redis, "fail_open")
         cls.gws = [cls.start_gateway(config, name="open%d" % (i + 1)) for i in range(3)]
 
     def setUp(self):
@@ -625,18 +617,10 @@ class FailClosedTest(StateTestBase):
     def setUpClass(cls):
         super().setUpClass()
         cls.redis = cls.start_redis()
-        config = gateway_config(
-            {"origin": [cls.origin_server.address]},
-            [
-                {"name": "limited", "match": {"path_prefix": "/api/echo/limited"},
-                 "upstream": "origin", "limits": ["per_ip"]},
-                {"name": "authed", "match": {"path_prefix": "/api/echo/authed"},
-                 "upstream": "origin", "auth": "required"},
-                {"name": "public", "match": {"path_prefix": "/api/"}, "upstream": "origin"},
-            ])
-        config["auth"] = cls.auth_section()
-        config["limits"] = {"per_ip": {"rate": "10000/m", "key": "client_ip"}}
-        config["state"] = state_section(cls.redis.port, "fail_closed")
+        config = cls.config(
+            [route("limited", "/api/echo/limited", limits=["per_ip"]),
+             route("authed", "/api/echo/authed", auth="required"), route("public", "/api/")],
+            {"per_ip": {"rate": "10000/m", "key": "client_ip"}}, cls.redis, "fail_closed")
         cls.gw = cls.start_gateway(config, name="closed")
 
     def test_fail_closed_refuses_what_needs_redis_and_recovers(self):
@@ -757,13 +741,8 @@ class GarbageRedisTest(StateTestBase):
 
     def run_mode(self, mode):
         fake = self.fake(_garbage_handler(mode))
-        config = gateway_config(
-            {"origin": [self.origin_server.address]},
-            [{"name": "user", "match": {"path_prefix": "/api/echo/user"}, "upstream": "origin",
-              "auth": "required", "limits": ["per_user"]}])
-        config["auth"] = self.auth_section()
-        config["limits"] = {"per_user": {"rate": "%d/m" % self.LIMIT, "key": "claim:sub"}}
-        config["state"] = state_section(fake.port, "fail_open")
+        config = self.config([USER_ROUTE],
+                             {"per_user": {"rate": "%d/m" % self.LIMIT, "key": "claim:sub"}}, fake)
         gw = self.gateway(config, name="garbage-" + mode)
         token = self.token(unique(mode))
         replies = [timed_request(gw, "GET", "/api/echo/user", bearer(token))
@@ -860,18 +839,12 @@ class SharedCacheTest(StateTestBase):
     def setUpClass(cls):
         super().setUpClass()
         cls.redis = cls.start_redis()
-        config = gateway_config(
-            {"origin": [cls.origin_server.address]},
-            [
-                {"name": "shared", "match": {"host": "shared.test", "path_prefix": "/api/"},
-                 "upstream": "origin", "cache": "shared"},
-                {"name": "ident", "match": {"host": "ident.test", "path_prefix": "/api/"},
-                 "upstream": "origin",
-                 "auth": {"mode": "required", "forward_claims": {"sub": "X-User-Id"}},
-                 "cache": {"scope": "per_identity"}},
-            ])
-        config["auth"] = cls.auth_section()
-        config["state"] = state_section(cls.redis.port)
+        config = cls.config(
+            [route("shared", "/api/", "shared.test", cache="shared"),
+             route("ident", "/api/", "ident.test",
+                   auth={"mode": "required", "forward_claims": {"sub": "X-User-Id"}},
+                   cache={"scope": "per_identity"})],
+            redis=cls.redis)
         cls.gws = [cls.start_gateway(config, name="cache%d" % (i + 1)) for i in range(3)]
 
     def new_key(self, value=None):
