@@ -55,7 +55,10 @@ return redis.call('INCR', KEYS[2]))";
 // Deletes the fields ARGV[2..] whose entry expired before ARGV[1], checked inside Redis so
 // that a field re-published since it was read survives.
 constexpr std::string_view kCleanScript = R"(
-local now = tonumber(ARGV[1])
+-- Redis's clock, less a minute: an instance whose clock runs ahead must not delete what the
+-- others still enforce (ARGV[1], the caller's time, only ever makes it stricter).
+if redis.replicate_commands then redis.replicate_commands() end
+local now = math.min(tonumber(ARGV[1]), tonumber(redis.call('TIME')[1]) - 60)
 local n = 0
 for i = 2, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])

@@ -177,15 +177,20 @@ TEST_F(RevocationSyncTest, SubjectRevokedAgainKeepsTheLatestTime) {
 }
 
 TEST_F(RevocationSyncTest, ExpiredEntriesDroppedAndDeleted) {
-  const std::string past = std::to_string(now_s() - 100) + "|" + std::to_string(now_s() - 10);
+  const std::string past = std::to_string(now_s() - 200) + "|" + std::to_string(now_s() - 100);
+  // Expired 10 s ago: no longer enforced, but left in Redis for a minute (Redis's clock), so
+  // that an instance whose clock runs ahead cannot delete what the others still enforce.
+  const std::string just = std::to_string(now_s() - 100) + "|" + std::to_string(now_s() - 10);
   const std::string live = std::to_string(now_s()) + "|" + std::to_string(now_s() + 600);
-  raw({"HSET", std::string(kEntries), "j|0||old", past, "j|0||new", live});
+  raw({"HSET", std::string(kEntries), "j|0||old", past, "j|0||just", just, "j|0||new", live});
   auto b = instance();
   ASSERT_TRUE(wait_until([&] { return b->sync.stats().cleaned == 1; }));
   EXPECT_EQ(b->list->size(), 1u);
   EXPECT_TRUE(b->revoked(R"({"jti":"new"})"));
   EXPECT_FALSE(b->revoked(R"({"jti":"old"})"));
+  EXPECT_FALSE(b->revoked(R"({"jti":"just"})"));
   EXPECT_EQ(raw({"HEXISTS", std::string(kEntries), "j|0||old"}), redis::Reply::of_integer(0));
+  EXPECT_EQ(raw({"HEXISTS", std::string(kEntries), "j|0||just"}), redis::Reply::of_integer(1));
   EXPECT_EQ(raw({"HEXISTS", std::string(kEntries), "j|0||new"}), redis::Reply::of_integer(1));
 }
 
